@@ -1,0 +1,63 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+let package = Package(
+    name: "once",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "OnceCore", targets: ["OnceCore"]),
+        .library(name: "OnceStore", targets: ["OnceStore"]),
+        .library(name: "OnceServer", targets: ["OnceServer"]),
+        .executable(name: "once-server", targets: ["once-server"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: ["FullFoundation"]),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+    ],
+    targets: [
+        .target(name: "OnceCore"),
+        .target(
+            name: "OnceStore",
+            dependencies: [
+                "OnceCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+        .target(
+            name: "OnceServer",
+            dependencies: [
+                "OnceCore",
+                "OnceStore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ]
+        ),
+        .executableTarget(
+            name: "once-server",
+            dependencies: [
+                "OnceServer",
+                "OnceStore",
+                "OnceCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "OnceCoreTests", dependencies: ["OnceCore"]),
+        .testTarget(name: "OnceStoreTests", dependencies: ["OnceStore", "OnceCore"]),
+        .testTarget(
+            name: "OnceServerTests",
+            dependencies: [
+                "OnceServer", "OnceStore", "OnceCore",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
+    ]
+)

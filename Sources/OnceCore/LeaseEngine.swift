@@ -1,0 +1,240 @@
+/// The lease rules of API §5.9, as pure functions of (record, command, now).
+///
+/// Nothing here does I/O or reads a clock: stores load the record, call ``apply(_:to:now:quota:)``
+/// inside one transaction, and write back what it returns. That keeps the rules identical for
+/// every store and for `once-exec`'s local mode, and lets tests walk every transition.
+public enum LeaseEngine {
+    /// Seconds a poller is told to wait while another caller holds the lease.
+    public static let pollInterval = 5
+    public static let expiredErrorCode = "lease_expired"
+
+    /// Turns a held lease whose deadline has passed into an expired one. Stores call this (via
+    /// ``apply(_:to:now:quota:)`` or the sweep) so that an expiry is recorded exactly once.
+    public static func settle(_ record: LeaseRecord, now: Timestamp) -> (record: LeaseRecord, effects: Effects)? {
+        guard record.state == .held, record.deadline <= now else { return nil }
+        var expired = record
+        expired.state = .expired
+        expired.doneAt = record.deadline
+        expired.errorCode = expiredErrorCode
+        var effects = Effects()
+        effects.counters.aiFailed = 1
+        effects.feed.append(
+            FeedEvent(
+                ts: now, type: "ai_failed", key: record.key,
+                fields: [
+                    "lease_id": .string(record.leaseId), "version": .int(record.version),
+                    "error_code": .string(expiredErrorCode), "done_at": .string(record.deadline.iso8601),
+                ]))
+        if let runId = record.runId {
+            effects.runEvents.append(
+                RunEvent(
+                    runId: runId, type: "run_finished", ts: now, status: "failed", leaseId: record.leaseId,
+                    agentId: record.agentId, message: expiredErrorCode,
+                    data: .object(["key": .string(record.key), "version": .int(record.version)])))
+        }
+        return (expired, effects)
+    }
+
+    /// How a record looks at `now` to a reader, without recording anything.
+    public static func view(_ record: LeaseRecord, now: Timestamp) -> LeaseRecord {
+        settle(record, now: now)?.record ?? record
+    }
+
+    public static func apply(
+        _ command: LeaseCommand, to stored: LeaseRecord?, key: String, now: Timestamp, quota: Quota
+    ) -> LeaseTransition {
+        var record = stored
+        var effects = Effects()
+        var changed = false
+        if let current = record, let settled = settle(current, now: now) {
+            record = settled.record
+            effects = settled.effects
+            changed = true
+        }
+        var transition: LeaseTransition
+        switch command {
+        case .acquire(let acquire):
+            transition = applyAcquire(acquire, to: record, key: key, now: now, quota: quota)
+        case .extend(let leaseId, let ttl):
+            transition = applyExtend(leaseId: leaseId, ttl: ttl, to: record, now: now)
+        case .complete(let leaseId, let result, let resultHash):
+            transition = applyFinish(command, leaseId: leaseId, to: record, now: now) { r in
+                r.state = .completed
+                r.result = result
+                r.resultHash = resultHash ?? result.map { $0.canonicalHash }
+            }
+        case .fail(let leaseId, let errorCode, let errorHash):
+            transition = applyFinish(command, leaseId: leaseId, to: record, now: now) { r in
+                r.state = .failed
+                r.errorCode = errorCode
+                r.resultHash = errorHash
+            }
+        case .cancel(let leaseId, _):
+            transition = applyFinish(command, leaseId: leaseId, to: record, now: now) { r in
+                r.state = .canceled
+            }
+        }
+        // An expiry found on the way is written even when the command itself changes nothing.
+        if transition.write == nil, changed { transition.write = record }
+        transition.effects = effects + transition.effects
+        return transition
+    }
+
+    private static func applyAcquire(
+        _ acquire: LeaseCommand.Acquire, to record: LeaseRecord?, key: String, now: Timestamp, quota: Quota
+    ) -> LeaseTransition {
+        var effects = Effects()
+        effects.counters.aiRequests = 1
+        let state = record?.state ?? .absent
+        let reusable: Bool =
+            switch state {
+            case .absent, .expired, .canceled: true
+            case .failed: acquire.retryFailed
+            case .held, .completed: false
+            }
+        guard reusable else {
+            // Polls and terminal answers are free of charge.
+            let existing = record!
+            effects.counters.aiPolling = 1
+            let reply: LeaseReply =
+                existing.state == .held
+                ? .busy(existing, usage: quota.usage) : .finished(existing, usage: quota.usage)
+            if existing.state == .held {
+                effects.feed.append(
+                    FeedEvent(
+                        ts: now, type: "ai_in_progress", key: key,
+                        fields: ["version": .int(existing.version), "charged": .int(0), "usage": .int(quota.usage)]))
+            }
+            return LeaseTransition(write: nil, reply: reply, effects: effects)
+        }
+        if quota.exhausted(.ai) {
+            let limit = quota.plan.limits.aiPerMonth
+            effects.counters.aiBlocked = 1
+            effects.feed.append(
+                FeedEvent(
+                    ts: now, type: "ai_over_limit", key: key,
+                    fields: ["usage": .int(quota.usage), "limit": .int(limit), "plan": .string(quota.plan.rawValue)]))
+            return LeaseTransition(write: nil, reply: .overLimit(usage: quota.usage, limit: limit), effects: effects)
+        }
+        let metadata = acquire.metadata.flatMap { $0.isNull ? nil : $0 }
+        let acquired = LeaseRecord(
+            key: key, state: .held, leaseId: acquire.newLeaseId, version: (record?.version ?? 0) + 1,
+            ttl: acquire.ttl, deadline: now.adding(seconds: acquire.ttl), firstSeenAt: now,
+            runId: metadata?["run_id"]?.stringValue, agentId: metadata?["agent_id"]?.stringValue, metadata: metadata)
+        let usage = quota.usage + 1
+        effects.counters.aiUsage = 1
+        effects.counters.aiCharged = 1
+        effects.counters.aiAcquired = 1
+        effects.feed.append(
+            FeedEvent(
+                ts: now, type: "ai_acquired", key: key,
+                fields: [
+                    "lease_id": .string(acquired.leaseId), "version": .int(acquired.version), "charged": .int(1),
+                    "usage": .int(usage), "limit": .int(quota.plan.limits.aiPerMonth),
+                ]))
+        if let runId = acquired.runId {
+            effects.runEvents.append(
+                RunEvent(
+                    runId: runId, type: "run_started", ts: now, status: "started", leaseId: acquired.leaseId,
+                    agentId: acquired.agentId,
+                    data: .object([
+                        "key": .string(key), "version": .int(acquired.version), "ttl": .int(Int64(acquired.ttl)),
+                    ])))
+        }
+        return LeaseTransition(write: acquired, reply: .acquired(acquired, usage: usage), effects: effects)
+    }
+
+    private static func applyExtend(leaseId: String, ttl: Int?, to record: LeaseRecord?, now: Timestamp)
+        -> LeaseTransition
+    {
+        guard let record, record.isVisible else { return LeaseTransition(write: nil, reply: .notFound) }
+        guard record.state == .held else { return LeaseTransition(write: nil, reply: .notActive(record)) }
+        guard record.leaseId == leaseId else { return LeaseTransition(write: nil, reply: .mismatch(record)) }
+        var extended = record
+        extended.ttl = ttl ?? record.ttl
+        extended.deadline = now.adding(seconds: extended.ttl)
+        extended.version += 1
+        var effects = Effects()
+        effects.feed.append(
+            FeedEvent(
+                ts: now, type: "ai_extended", key: record.key,
+                fields: ["lease_id": .string(leaseId), "version": .int(extended.version)]))
+        return LeaseTransition(write: extended, reply: .extended(extended), effects: effects)
+    }
+
+    /// complete, fail and cancel share their guards: the caller must hold the live lease, and
+    /// the same call repeated after it succeeded is answered again without a change.
+    private static func applyFinish(
+        _ command: LeaseCommand, leaseId: String, to record: LeaseRecord?, now: Timestamp,
+        mutate: (inout LeaseRecord) -> Void
+    ) -> LeaseTransition {
+        guard let record, record.isVisible else { return LeaseTransition(write: nil, reply: .notFound) }
+        let finishedState: LeaseState =
+            switch command {
+            case .complete: .completed
+            case .fail: .failed
+            default: .canceled
+            }
+        if record.state == finishedState, record.leaseId == leaseId {
+            return LeaseTransition(write: nil, reply: reply(for: command, record, replay: true))
+        }
+        guard record.state == .held else { return LeaseTransition(write: nil, reply: .notActive(record)) }
+        guard record.leaseId == leaseId else { return LeaseTransition(write: nil, reply: .mismatch(record)) }
+        var finished = record
+        mutate(&finished)
+        finished.version += 1
+        finished.doneAt = now
+        var effects = Effects()
+        var fields: [String: JSONValue] = [
+            "lease_id": .string(leaseId), "version": .int(finished.version), "done_at": .string(now.iso8601),
+        ]
+        var runStatus = "canceled"
+        switch finishedState {
+        case .completed:
+            effects.counters.aiCompleted = 1
+            fields["result_hash"] = finished.resultHash.map { .string($0) } ?? .null
+            runStatus = "completed"
+        case .failed:
+            effects.counters.aiFailed = 1
+            fields["error_code"] = finished.errorCode.map { .string($0) } ?? .null
+            runStatus = "failed"
+        default:
+            break
+        }
+        effects.feed.append(FeedEvent(ts: now, type: "ai_\(finishedState.rawValue)", key: record.key, fields: fields))
+        if let runId = record.runId {
+            var message: String? = nil
+            if case .fail(_, let code, _) = command { message = code }
+            if case .cancel(_, let reason) = command { message = reason }
+            effects.runEvents.append(
+                RunEvent(
+                    runId: runId, type: "run_finished", ts: now, status: runStatus, leaseId: leaseId,
+                    agentId: record.agentId, message: message,
+                    durationMs: now.milliseconds - record.firstSeenAt.milliseconds,
+                    data: .object(["key": .string(record.key), "version": .int(finished.version)])))
+        }
+        return LeaseTransition(write: finished, reply: reply(for: command, finished, replay: false), effects: effects)
+    }
+
+    private static func reply(for command: LeaseCommand, _ record: LeaseRecord, replay: Bool) -> LeaseReply {
+        switch command {
+        case .complete: .completed(record, replay: replay)
+        case .fail: .failed(record, replay: replay)
+        default: .canceled(record, replay: replay)
+        }
+    }
+
+    /// Retention (API §5.9 last row): seven days after a lease finished (or expired) its data
+    /// goes, leaving a tombstone that keeps the fencing counter.
+    public static let retentionSeconds = 7 * 86_400
+
+    public static func purge(_ record: LeaseRecord, now: Timestamp) -> LeaseRecord? {
+        let settled = view(record, now: now)
+        guard settled.state != .held, settled.state != .absent, let doneAt = settled.doneAt,
+            doneAt.adding(seconds: retentionSeconds) <= now
+        else { return nil }
+        return LeaseRecord(
+            key: record.key, state: .absent, leaseId: record.leaseId, version: record.version, ttl: record.ttl,
+            deadline: record.deadline, firstSeenAt: record.firstSeenAt, doneAt: doneAt)
+    }
+}

@@ -1,0 +1,101 @@
+import HTTPTypes
+import Hummingbird
+import OnceCore
+
+/// Every non-2xx answer once-server gives, mapped once to a status and the FastAPI-style
+/// envelope `{"detail": …}` that the official clients parse (API §1.3).
+public enum APIError: Error, Sendable {
+    case missingToken
+    case invalidKey
+    case keyDisabled
+    case validation([FieldIssue])
+    case notFound(String)
+    case routeNotFound
+    case methodNotAllowed(allowed: [HTTPRequest.Method])
+    case leaseMismatch
+    case leaseNotActive(status: String)
+    case duplicateBlocked(firstSeenAt: Timestamp)
+    case paymentRequired(plan: Plan, usage: Int64, limit: Int64)
+    case bodyTooLarge(limit: Int)
+    case `internal`
+
+    var status: HTTPResponse.Status {
+        switch self {
+        case .missingToken: .unauthorized
+        case .invalidKey, .keyDisabled: .forbidden
+        case .validation: .unprocessableContent
+        case .notFound, .routeNotFound: .notFound
+        case .methodNotAllowed: .methodNotAllowed
+        case .leaseMismatch, .leaseNotActive, .duplicateBlocked: .conflict
+        case .paymentRequired: .init(code: 402, reasonPhrase: "Payment Required")
+        case .bodyTooLarge: .contentTooLarge
+        case .internal: .internalServerError
+        }
+    }
+
+    var detail: JSONValue {
+        switch self {
+        case .missingToken: .string("Missing Authorization Bearer token")
+        case .invalidKey: .string("Invalid API key")
+        case .keyDisabled: .string("API key disabled")
+        case .validation(let issues): .array(issues.map(\.json))
+        case .notFound(let message): .object(["error": .string("not_found"), "message": .string(message)])
+        case .routeNotFound: .string("Not Found")
+        case .methodNotAllowed: .string("Method Not Allowed")
+        case .leaseMismatch:
+            .object([
+                "error": .string("lease_mismatch"),
+                "message": .string("lease_id is not the current holder of this key"),
+            ])
+        case .leaseNotActive(let status):
+            .object([
+                "error": .string("lease_not_active"), "status": .string(status),
+                "message": .string("the lease is \(status), not in progress"),
+            ])
+        case .duplicateBlocked(let firstSeenAt):
+            .object(["error": .string("Duplicate blocked"), "first_seen_at": .string(firstSeenAt.iso8601)])
+        case .paymentRequired(let plan, let usage, let limit):
+            .object([
+                "error": .string("payment_required"), "highlights": .string("Plan limit reached"),
+                "plan": .string(plan.rawValue), "limit": .int(limit), "usage": .int(usage), "upgrade_url": .string(""),
+            ])
+        case .bodyTooLarge(let limit):
+            .object([
+                "error": .string("payload_too_large"),
+                "message": .string("request body is larger than \(limit) bytes"),
+            ])
+        case .internal: .string("Internal Server Error")
+        }
+    }
+
+    func response() -> Response {
+        var headers = HTTPFields()
+        switch self {
+        case .methodNotAllowed(let allowed):
+            headers[.allow] = allowed.map(\.rawValue).joined(separator: ", ")
+        case .duplicateBlocked:
+            headers[.onceOnlyStatus] = "duplicate"
+        default:
+            break
+        }
+        return JSONResponse.make(.object(["detail": detail]), status: status, headers: headers)
+    }
+
+    static func invalid(_ issue: FieldIssue) -> APIError { .validation([issue]) }
+}
+
+extension HTTPField.Name {
+    static let onceOnlyStatus = Self("X-OnceOnly-Status")!
+    static let onceOnlyPlan = Self("X-OnceOnly-Plan")!
+    static let onceOnlyMonth = Self("X-OnceOnly-Month")!
+    static let requestId = Self("X-Request-Id")!
+}
+
+enum JSONResponse {
+    static func make(_ value: JSONValue, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
+        var headers = headers
+        headers[.contentType] = "application/json"
+        let text = value.canonicalText
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+    }
+}

@@ -1,0 +1,203 @@
+import HTTPTypes
+import Hummingbird
+import OnceCore
+import OnceStore
+
+extension APIRoutes {
+    // MARK: POST /v1/ai/lease (API §5.2)
+
+    @Sendable func lease(_ request: Request, context: OnceRequestContext) async throws -> Response {
+        let account = try context.requireAccount()
+        var body = try await body(request)
+        let key = body.key()
+        let requested = body.ttl()
+        let metadata = body.metadata()
+        // Extension for once-exec --retry-failed; official clients never send it.
+        let retryFailed = body.bool("retry_failed") ?? false
+        try body.finish()
+        guard let key else { throw APIError.internal }
+        let command = LeaseCommand.acquire(
+            .init(
+                ttl: effectiveTTL(requested, account), metadata: metadata,
+                newLeaseId: "lease_" + APIKeyMaterial.randomToken(), retryFailed: retryFailed))
+        let reply = try await store.lease(account: account, key: key, command: command, requestId: context.requestId)
+        let now = store.now()
+        let limit = account.plan.limits.aiPerMonth
+        switch reply {
+        case .acquired(let record, let usage):
+            return JSONResponse.make(
+                LeaseView.state(record, now: now, status: "acquired", owner: true, usage: usage, limit: limit, charged: 1))
+        case .busy(let record, let usage):
+            return JSONResponse.make(
+                LeaseView.state(record, now: now, status: "polling", owner: false, usage: usage, limit: limit, charged: 0))
+        case .finished(let record, let usage):
+            return JSONResponse.make(
+                LeaseView.state(
+                    record, now: now, status: record.reportedStatus, owner: false, usage: usage, limit: limit, charged: 0))
+        case .overLimit(let usage, let limit):
+            throw APIError.paymentRequired(plan: account.plan, usage: usage, limit: limit)
+        default:
+            throw APIError.internal
+        }
+    }
+
+    // MARK: extend, complete, fail, cancel (API §5.5–5.8)
+
+    @Sendable func extend(_ request: Request, context: OnceRequestContext) async throws -> Response {
+        let account = try context.requireAccount()
+        var body = try await body(request)
+        let key = body.key()
+        let leaseId = body.string("lease_id", required: true, maxLength: 256)
+        let requested = body.ttl()
+        try body.finish()
+        guard let key, let leaseId else { throw APIError.internal }
+        let ttl = requested.map { effectiveTTL($0, account) }
+        return try await mutate(account, key, .extend(leaseId: leaseId, ttl: ttl), context)
+    }
+
+    @Sendable func complete(_ request: Request, context: OnceRequestContext) async throws -> Response {
+        let account = try context.requireAccount()
+        var body = try await body(request)
+        let key = body.key()
+        let leaseId = body.string("lease_id", required: true, maxLength: 256)
+        let result = body.members["result"].flatMap { $0.isNull ? nil : $0 }
+        if let result { body.add(Rules.checkResult(result, loc: ["body", "result"])) }
+        let resultHash = body.string("result_hash", maxLength: 256)
+        try body.finish()
+        guard let key, let leaseId else { throw APIError.internal }
+        return try await mutate(
+            account, key, .complete(leaseId: leaseId, result: result, resultHash: resultHash), context)
+    }
+
+    @Sendable func fail(_ request: Request, context: OnceRequestContext) async throws -> Response {
+        let account = try context.requireAccount()
+        var body = try await body(request)
+        let key = body.key()
+        let leaseId = body.string("lease_id", required: true, maxLength: 256)
+        let errorCode = body.string("error_code", required: true, maxLength: Rules.maxErrorCodeLength)
+        let errorHash = body.string("error_hash", maxLength: 256)
+        try body.finish()
+        guard let key, let leaseId, let errorCode else { throw APIError.internal }
+        return try await mutate(account, key, .fail(leaseId: leaseId, errorCode: errorCode, errorHash: errorHash), context)
+    }
+
+    @Sendable func cancel(_ request: Request, context: OnceRequestContext) async throws -> Response {
+        let account = try context.requireAccount()
+        var body = try await body(request)
+        let key = body.key()
+        let leaseId = body.string("lease_id", required: true, maxLength: 256)
+        let reason = body.string("reason", maxLength: 1024)
+        try body.finish()
+        guard let key, let leaseId else { throw APIError.internal }
+        return try await mutate(account, key, .cancel(leaseId: leaseId, reason: reason), context)
+    }
+
+    private func mutate(_ account: AccountContext, _ key: String, _ command: LeaseCommand, _ context: OnceRequestContext)
+        async throws -> Response
+    {
+        let reply = try await store.lease(account: account, key: key, command: command, requestId: context.requestId)
+        switch reply {
+        case .extended(let r):
+            return JSONResponse.make(
+                .object([
+                    "ok": .bool(true), "status": .string("extended"), "key": .string(key), "ttl": .int(Int64(r.ttl)),
+                    "version": .int(r.version), "lease_id": .string(r.leaseId),
+                    "ttl_left": .int(Int64(store.now().secondsUntil(r.deadline))),
+                ]))
+        case .completed(let r, _):
+            return JSONResponse.make(
+                .object([
+                    "ok": .bool(true), "status": .string("completed"), "key": .string(key), "version": .int(r.version),
+                    "done_at": LeaseView.time(r.doneAt), "result_hash": LeaseView.text(r.resultHash),
+                ]))
+        case .failed(let r, _):
+            return JSONResponse.make(
+                .object([
+                    "ok": .bool(true), "status": .string("failed"), "key": .string(key), "version": .int(r.version),
+                    "done_at": LeaseView.time(r.doneAt), "error_code": LeaseView.text(r.errorCode),
+                ]))
+        case .canceled(let r, _):
+            return JSONResponse.make(
+                .object([
+                    "ok": .bool(true), "status": .string("canceled"), "key": .string(key), "version": .int(r.version),
+                ]))
+        case .mismatch:
+            throw APIError.leaseMismatch
+        case .notActive(let r):
+            throw APIError.leaseNotActive(status: r.state == .expired ? "expired" : r.reportedStatus)
+        case .notFound:
+            throw APIError.notFound("no lease exists for this key")
+        case .acquired, .busy, .finished, .overLimit:
+            throw APIError.internal
+        }
+    }
+
+    // MARK: GET /v1/ai/status, /v1/ai/result (API §5.3, §5.4)
+
+    @Sendable func status(_ request: Request, context: OnceRequestContext) async throws -> Response {
+        let account = try context.requireAccount()
+        var query = QueryReader(request)
+        let key = query.key()
+        try query.finish()
+        guard let key else { throw APIError.internal }
+        guard let record = try await store.leaseRecord(account: account, key: key) else {
+            throw APIError.notFound("no lease exists for this key")
+        }
+        return JSONResponse.make(LeaseView.status(record, now: store.now()))
+    }
+
+    @Sendable func result(_ request: Request, context: OnceRequestContext) async throws -> Response {
+        let account = try context.requireAccount()
+        var query = QueryReader(request)
+        let key = query.key()
+        try query.finish()
+        guard let key else { throw APIError.internal }
+        guard let r = try await store.leaseRecord(account: account, key: key) else {
+            throw APIError.notFound("no lease exists for this key")
+        }
+        return JSONResponse.make(
+            .object([
+                "ok": .bool(true), "status": .string(r.reportedStatus), "key": .string(key),
+                "result": r.state == .completed ? (r.result ?? .null) : .null,
+                "result_hash": LeaseView.text(r.state == .held ? nil : r.resultHash),
+                "error_code": LeaseView.text(r.errorCode), "done_at": LeaseView.time(r.doneAt),
+                "version": .int(r.version),
+            ]))
+    }
+}
+
+/// The lease state object of API §5.1, as each endpoint shows it.
+enum LeaseView {
+    static func text(_ s: String?) -> JSONValue { s.map { .string($0) } ?? .null }
+    static func time(_ t: Timestamp?) -> JSONValue { t.map { .string($0.iso8601) } ?? .null }
+
+    /// `owner`: the caller just acquired it. Others never see a live holder's `lease_id`
+    /// (§15 row 9), so they cannot heartbeat or finish someone else's lease.
+    static func state(
+        _ r: LeaseRecord, now: Timestamp, status: String, owner: Bool, usage: Int64, limit: Int64, charged: Int
+    ) -> JSONValue {
+        let held = r.state == .held
+        return .object([
+            "ok": .bool(true), "status": .string(status), "key": .string(r.key), "ttl": .int(Int64(r.ttl)),
+            "ttl_left": held && !owner ? .int(Int64(now.secondsUntil(r.deadline))) : .null,
+            "lease_id": owner ? .string(r.leaseId) : .null,
+            "version": .int(r.version), "first_seen_at": .string(r.firstSeenAt.iso8601),
+            "done_at": time(r.doneAt), "result_hash": text(r.resultHash), "error_code": text(r.errorCode),
+            "retry_after_sec": held && !owner ? .int(Int64(LeaseEngine.pollInterval)) : .null,
+            "usage": .int(usage), "limit": .int(limit), "charged": .int(Int64(charged)),
+        ])
+    }
+
+    static func status(_ r: LeaseRecord, now: Timestamp) -> JSONValue {
+        let held = r.state == .held
+        return .object([
+            "ok": .bool(true), "status": .string(r.reportedStatus), "key": .string(r.key), "ttl": .int(Int64(r.ttl)),
+            "ttl_left": held ? .int(Int64(now.secondsUntil(r.deadline))) : .null,
+            // A finished lease's id is harmless (it can only replay its own finish); a live one is a capability.
+            "lease_id": held ? .null : .string(r.leaseId),
+            "version": .int(r.version), "first_seen_at": .string(r.firstSeenAt.iso8601),
+            "done_at": time(r.doneAt), "result_hash": text(r.resultHash), "error_code": text(r.errorCode),
+            "retry_after_sec": held ? .int(Int64(LeaseEngine.pollInterval)) : .null,
+        ])
+    }
+}

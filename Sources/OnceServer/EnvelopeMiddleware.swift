@@ -1,0 +1,105 @@
+import HTTPTypes
+import Hummingbird
+import Logging
+import OnceStore
+
+/// The outermost middleware: gives every request an id (the caller's `X-Request-Id` when it
+/// sent a sane one), turns every error into the JSON envelope, and stamps the id on every
+/// response, errors included.
+struct EnvelopeMiddleware: RouterMiddleware {
+    typealias Context = OnceRequestContext
+    let routes: RouteTable
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        var context = context
+        context.requestId = Self.requestId(from: request)
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch let error as APIError {
+            response = error.response()
+        } catch let error as HTTPError {
+            response = map(error, request: request).response()
+        } catch {
+            context.logger.error(
+                "request failed", metadata: ["path": "\(request.uri.path)", "error": "\(String(reflecting: error))"])
+            response = APIError.internal.response()
+        }
+        response.headers[.requestId] = context.requestId
+        return response
+    }
+
+    private func map(_ error: HTTPError, request: Request) -> APIError {
+        switch error.status {
+        case .notFound:
+            let allowed = routes.methods(for: request.uri.path)
+            return allowed.isEmpty ? .routeNotFound : .methodNotAllowed(allowed: allowed)
+        case .contentTooLarge:
+            return .bodyTooLarge(limit: 0)
+        case .methodNotAllowed:
+            return .methodNotAllowed(allowed: routes.methods(for: request.uri.path))
+        default:
+            if error.status.code >= 400 && error.status.code < 500 {
+                return .validation([
+                    .init(type: "bad_request", loc: ["request"], msg: error.body ?? error.status.reasonPhrase)
+                ])
+            }
+            return .internal
+        }
+    }
+
+    static func requestId(from request: Request) -> String {
+        if let given = request.headers[.requestId], !given.isEmpty, given.utf8.count <= 128,
+            given.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F })
+        {
+            return given
+        }
+        return APIKeyMaterial.randomHex(32)
+    }
+}
+
+/// `Authorization: Bearer <key>` on every `/v1` route (API §1.1).
+struct AuthMiddleware: RouterMiddleware {
+    typealias Context = OnceRequestContext
+    let store: any OnceStorage
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        guard let header = request.headers[.authorization] else { throw APIError.missingToken }
+        let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { throw APIError.missingToken }
+        let token = parts[1].trimmingCharacters(in: .whitespaces)
+        guard !token.isEmpty else { throw APIError.missingToken }
+        switch try await store.authenticate(apiKey: token) {
+        case .valid(let account):
+            var context = context
+            context.account = account
+            return try await next(request, context)
+        case .revoked:
+            throw APIError.keyDisabled
+        case .unknown:
+            throw APIError.invalidKey
+        }
+    }
+}
+
+/// The routes the server knows, so that a known path with the wrong method answers 405
+/// instead of 404.
+struct RouteTable: Sendable {
+    private var entries: [(segments: [String], method: HTTPRequest.Method)] = []
+
+    mutating func add(_ method: HTTPRequest.Method, _ path: String) {
+        entries.append((path.split(separator: "/").map(String.init), method))
+    }
+
+    func methods(for path: String) -> [HTTPRequest.Method] {
+        let segments = path.split(separator: "/").map(String.init)
+        return entries.filter { entry in
+            entry.segments.count == segments.count
+                && zip(entry.segments, segments).allSatisfy { pattern, actual in pattern.hasPrefix(":") || pattern == actual }
+        }.map(\.method)
+    }
+}

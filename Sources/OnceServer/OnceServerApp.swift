@@ -1,0 +1,41 @@
+import Hummingbird
+import Logging
+import NIOCore
+import OnceCore
+import OnceStore
+import ServiceLifecycle
+
+/// Builds the once-server application: routes of API v1 over a store.
+public enum OnceServerApp {
+    public static func router(store: any OnceStorage, configuration: ServerConfiguration) -> Router<OnceRequestContext> {
+        let api = APIRoutes(store: store, configuration: configuration)
+        var table = RouteTable()
+        let router = Router(context: OnceRequestContext.self)
+        // The table is filled below, before the middleware reads it; build it first.
+        for (method, path) in APIRoutes.paths { table.add(method, path) }
+        table.add(.get, "/healthz")
+        router.add(middleware: EnvelopeMiddleware(routes: table))
+        router.get("/healthz") { _, _ in JSONResponse.make(.object(["status": .string("ok")])) }
+        let v1 = router.group("v1").add(middleware: AuthMiddleware(store: store))
+        api.register(on: v1)
+        return router
+    }
+
+    /// An application listening on `configuration.host:port`. `onListening` receives the bound
+    /// port (useful with port 0).
+    public static func application(
+        store: any OnceStorage, configuration: ServerConfiguration, logger: Logger,
+        onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
+        var services: [any Service] = []
+        if configuration.sweepInterval > 0 {
+            services.append(SweepService(store: store, interval: configuration.sweepInterval, logger: logger))
+        }
+        return Application(
+            router: router(store: store, configuration: configuration),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
+            services: services,
+            onServerRunning: { channel in await onListening(channel.localAddress?.port ?? configuration.port) },
+            logger: logger)
+    }
+}

@@ -1,0 +1,27 @@
+import OnceCore
+
+/// What an operator can set on `once-server serve`.
+public struct ServerConfiguration: Sendable {
+    public var host: String
+    public var port: Int
+    /// 200 (default) or 409 for duplicate check-locks (API §4, `DUPLICATE_STATUS_CODE`).
+    public var duplicateStatusCode: Int
+    /// Lower bound for TTLs, 10 s as the official service; tests lower it to see expiry quickly.
+    public var minTTL: Int
+    /// Largest request body accepted; larger ones get 413.
+    public var bodyLimit: Int
+    /// Seconds between retention sweeps; 0 turns the sweeper off.
+    public var sweepInterval: Int
+
+    public init(
+        host: String = "127.0.0.1", port: Int = 8080, duplicateStatusCode: Int = 200, minTTL: Int = Rules.defaultMinTTL,
+        bodyLimit: Int = 1 << 20, sweepInterval: Int = 60
+    ) {
+        self.host = host
+        self.port = port
+        self.duplicateStatusCode = duplicateStatusCode
+        self.minTTL = minTTL
+        self.bodyLimit = bodyLimit
+        self.sweepInterval = sweepInterval
+    }
+}

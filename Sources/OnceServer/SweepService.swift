@@ -1,0 +1,28 @@
+import Hummingbird
+import Logging
+import OnceStore
+import ServiceLifecycle
+
+/// Runs retention in the background: small batches until a pass finds nothing, then sleeps.
+struct SweepService: Service {
+    let store: any OnceStorage
+    let interval: Int
+    let logger: Logger
+
+    func run() async throws {
+        while !Task.isCancelled {
+            do {
+                var removed = 0
+                while true {
+                    let report = try await store.sweep(batchSize: 500)
+                    removed += report.total
+                    if report.total == 0 || Task.isCancelled { break }
+                }
+                if removed > 0 { logger.debug("retention sweep", metadata: ["rows": "\(removed)"]) }
+            } catch {
+                logger.error("retention sweep failed", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: .seconds(interval))
+        }
+    }
+}

@@ -1,0 +1,179 @@
+import Foundation
+import GRDB
+import OnceCore
+
+/// The embedded store: one SQLite file in WAL mode.
+///
+/// Writes run in `BEGIN IMMEDIATE` transactions (GRDB's pool default) so that several processes (once-exec wrappers
+/// on one host) can share the file without upgrade deadlocks, and commit with
+/// `synchronous=FULL` by default, so an answered request survives power loss.
+public final class SQLiteStore: OnceStorage {
+    public enum Durability: String, Sendable, CaseIterable {
+        /// fsync on every commit: an acknowledged change survives power loss.
+        case full
+        /// fsync at checkpoints only: survives a crash of the process, not of the machine.
+        case normal
+    }
+
+    let pool: DatabasePool
+    let clock: @Sendable () -> Timestamp
+    public let path: String
+
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    public init(
+        path: String, durability: Durability = .full,
+        clock: @escaping @Sendable () -> Timestamp = SQLiteStore.systemClock
+    ) throws {
+        var config = Configuration()
+        config.busyMode = .timeout(10)
+        let synchronous = durability == .full ? "FULL" : "NORMAL"
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
+        }
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        self.pool = try DatabasePool(path: path, configuration: config)
+        self.clock = clock
+        self.path = path
+        try Self.migrator.migrate(pool)
+    }
+
+    public static let systemClock: @Sendable () -> Timestamp = {
+        Timestamp(milliseconds: Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)))
+    }
+
+    public func now() -> Timestamp { clock() }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE accounts (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        name TEXT,
+                        plan TEXT NOT NULL,
+                        email TEXT,
+                        created_at INTEGER NOT NULL,
+                        notify_email INTEGER NOT NULL DEFAULT 1,
+                        notify_tool_errors INTEGER,
+                        notify_run_failures INTEGER
+                    );
+                    CREATE TABLE api_keys (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        account_id INTEGER NOT NULL REFERENCES accounts(id),
+                        key_hash TEXT NOT NULL UNIQUE,
+                        preview TEXT NOT NULL,
+                        name TEXT,
+                        created_at INTEGER NOT NULL,
+                        revoked_at INTEGER
+                    );
+                    CREATE TABLE leases (
+                        account_id INTEGER NOT NULL,
+                        key TEXT NOT NULL,
+                        state TEXT NOT NULL,
+                        lease_id TEXT NOT NULL,
+                        version INTEGER NOT NULL,
+                        ttl INTEGER NOT NULL,
+                        deadline INTEGER NOT NULL,
+                        first_seen_at INTEGER NOT NULL,
+                        done_at INTEGER,
+                        result TEXT,
+                        result_hash TEXT,
+                        error_code TEXT,
+                        run_id TEXT,
+                        agent_id TEXT,
+                        metadata TEXT,
+                        PRIMARY KEY (account_id, key)
+                    ) WITHOUT ROWID;
+                    CREATE INDEX leases_held_deadline ON leases (deadline) WHERE state = 'held';
+                    CREATE INDEX leases_done_at ON leases (done_at) WHERE state IN ('completed', 'failed', 'expired', 'canceled');
+                    CREATE TABLE check_locks (
+                        account_id INTEGER NOT NULL,
+                        key TEXT NOT NULL,
+                        ttl INTEGER NOT NULL,
+                        created_at INTEGER NOT NULL,
+                        expires_at INTEGER NOT NULL,
+                        metadata TEXT,
+                        PRIMARY KEY (account_id, key)
+                    ) WITHOUT ROWID;
+                    CREATE INDEX check_locks_expires_at ON check_locks (expires_at);
+                    CREATE TABLE usage_months (
+                        account_id INTEGER NOT NULL,
+                        month TEXT NOT NULL,
+                        kind TEXT NOT NULL,
+                        usage INTEGER NOT NULL DEFAULT 0,
+                        requests INTEGER NOT NULL DEFAULT 0,
+                        blocked INTEGER NOT NULL DEFAULT 0,
+                        charged INTEGER NOT NULL DEFAULT 0,
+                        polling INTEGER NOT NULL DEFAULT 0,
+                        PRIMARY KEY (account_id, month, kind)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE metrics_days (
+                        account_id INTEGER NOT NULL,
+                        day TEXT NOT NULL,
+                        checks_total INTEGER NOT NULL DEFAULT 0,
+                        locks_created INTEGER NOT NULL DEFAULT 0,
+                        duplicates_blocked INTEGER NOT NULL DEFAULT 0,
+                        rate_limited INTEGER NOT NULL DEFAULT 0,
+                        ai_acquired INTEGER NOT NULL DEFAULT 0,
+                        ai_completed INTEGER NOT NULL DEFAULT 0,
+                        ai_failed INTEGER NOT NULL DEFAULT 0,
+                        PRIMARY KEY (account_id, day)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE feed_events (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        account_id INTEGER NOT NULL,
+                        ts INTEGER NOT NULL,
+                        type TEXT NOT NULL,
+                        key TEXT NOT NULL,
+                        req_id TEXT,
+                        fields TEXT NOT NULL
+                    );
+                    CREATE INDEX feed_events_account ON feed_events (account_id, id);
+                    CREATE INDEX feed_events_ts ON feed_events (ts);
+                    CREATE TABLE run_events (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        account_id INTEGER NOT NULL,
+                        run_id TEXT NOT NULL,
+                        ts INTEGER NOT NULL,
+                        type TEXT NOT NULL,
+                        status TEXT,
+                        step TEXT,
+                        tool TEXT,
+                        req_id TEXT,
+                        lease_id TEXT,
+                        agent_id TEXT,
+                        message TEXT,
+                        duration_ms INTEGER,
+                        data TEXT,
+                        created_at INTEGER NOT NULL
+                    );
+                    CREATE INDEX run_events_run ON run_events (account_id, run_id, ts, id);
+                    CREATE INDEX run_events_created ON run_events (created_at);
+                    CREATE TABLE runs (
+                        account_id INTEGER NOT NULL,
+                        run_id TEXT NOT NULL,
+                        last_ts INTEGER NOT NULL,
+                        last_event_id INTEGER NOT NULL,
+                        last_type TEXT NOT NULL,
+                        last_status TEXT,
+                        events_count INTEGER NOT NULL,
+                        PRIMARY KEY (account_id, run_id)
+                    ) WITHOUT ROWID;
+                    CREATE INDEX runs_recent ON runs (account_id, last_ts, last_event_id);
+                    """)
+        }
+        return migrator
+    }
+}
+
+/// JSON columns hold canonical text.
+enum JSONColumn {
+    static func encode(_ value: JSONValue?) -> String? { value.map { $0.canonicalText } }
+
+    static func decode(_ text: String?) -> JSONValue? {
+        guard let text else { return nil }
+        return try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
+    }
+}

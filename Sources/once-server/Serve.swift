@@ -1,0 +1,78 @@
+import ArgumentParser
+import Foundation
+import Logging
+import OnceCore
+import OnceServer
+import OnceStore
+
+extension SQLiteStore.Durability: ExpressibleByArgument {}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve API v1 over HTTP.")
+
+    @Option(help: "Address to listen on.")
+    var host = "127.0.0.1"
+
+    @Option(help: "Port to listen on; 0 picks a free one (the log line tells which).")
+    var port = 8080
+
+    @OptionGroup var database: DatabaseOption
+
+    @Option(
+        help: ArgumentHelp(
+            "Status for a duplicate check-lock: 200 (default) or 409.",
+            discussion: "Also read from $DUPLICATE_STATUS_CODE."))
+    var duplicateStatusCode: Int?
+
+    @Option(help: "Shortest TTL in seconds a lease or check-lock gets; shorter requests are raised to it.")
+    var minTtl = Rules.defaultMinTTL
+
+    @Option(help: "Largest request body in bytes; larger ones get 413.")
+    var bodyLimit = 1 << 20
+
+    @Option(help: "Commit durability: full (fsync each commit, survives power loss) or normal (survives a crash).")
+    var durability: SQLiteStore.Durability = .full
+
+    @Option(help: "Seconds between retention sweeps (0 turns them off).")
+    var sweepInterval = 60
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: Logger.Level = .warning
+
+    func validate() throws {
+        if let code = duplicateStatusCode, code != 200, code != 409 {
+            throw ValidationError("--duplicate-status-code must be 200 or 409, not \(code)")
+        }
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be 0–65535") }
+        guard minTtl >= 1 else { throw ValidationError("--min-ttl must be at least 1") }
+        guard bodyLimit >= 1024 else { throw ValidationError("--body-limit must be at least 1024") }
+        guard sweepInterval >= 0 else { throw ValidationError("--sweep-interval must not be negative") }
+    }
+
+    func run() async throws {
+        var duplicate = duplicateStatusCode ?? 200
+        if duplicateStatusCode == nil, let env = ProcessInfo.processInfo.environment["DUPLICATE_STATUS_CODE"] {
+            guard let code = Int(env), code == 200 || code == 409 else {
+                throw ValidationError("DUPLICATE_STATUS_CODE must be 200 or 409, not \(env)")
+            }
+            duplicate = code
+        }
+        var logger = Logger(label: "once-server")
+        logger.logLevel = logLevel
+        let store = try database.open(durability: durability)
+        let configuration = ServerConfiguration(
+            host: host, port: port, duplicateStatusCode: duplicate, minTTL: minTtl, bodyLimit: bodyLimit,
+            sweepInterval: sweepInterval)
+        let path = database.path
+        let host = self.host
+        let app = OnceServerApp.application(store: store, configuration: configuration, logger: logger) { port in
+            let shown = host.contains(":") ? "[\(host)]" : host
+            print("once-server listening on http://\(shown):\(port) (database \(path))")
+            fflush(nil)
+        }
+        try await app.runService()
+    }
+}
