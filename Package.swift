@@ -57,6 +57,8 @@ let package = Package(
             dependencies: [
                 "OnceServer", "OnceStore", "OnceCore",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
     ]

@@ -133,6 +133,11 @@ public struct NotificationSettings: Sendable, Equatable {
     public var email: Bool
     public var toolErrors: Bool
     public var runFailures: Bool
+    public init(email: Bool, toolErrors: Bool, runFailures: Bool) {
+        self.email = email
+        self.toolErrors = toolErrors
+        self.runFailures = runFailures
+    }
 }
 
 /// A partial update; nil leaves a flag as it is.

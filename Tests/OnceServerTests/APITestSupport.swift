@@ -1,0 +1,78 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import OnceCore
+import OnceServer
+import OnceStore
+import Testing
+
+/// A once-server router over a real SQLite file, driven in process through HummingbirdTesting.
+struct APIHarness {
+    let store: SQLiteStore
+    let key: String
+    let app: Application<RouterResponder<OnceRequestContext>>
+
+    init(configuration: ServerConfiguration = ServerConfiguration(), plan: Plan = .agency) async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("once-api-\(UUID().uuidString)")
+        store = try SQLiteStore(path: dir.appendingPathComponent("once.sqlite").path)
+        key = try await store.createKey(plan: plan, name: "test", accountId: nil).key
+        app = Application(router: OnceServerApp.router(store: store, configuration: configuration))
+    }
+
+    func run(_ body: @escaping @Sendable (APIClient) async throws -> Void) async throws {
+        let key = self.key
+        try await app.test(.router) { client in try await body(APIClient(client: client, key: key)) }
+    }
+}
+
+struct APIResponse: Sendable {
+    let status: HTTPResponse.Status
+    let headers: HTTPFields
+    let text: String
+
+    var json: JSONValue { (try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))) ?? .null }
+    /// `detail.error` of an error envelope.
+    var errorCode: String? { json["detail"]?["error"]?.stringValue }
+    /// The `loc` paths of a 422's issues, joined with dots (`body.key`).
+    var issueLocations: [String] {
+        guard case .array(let issues)? = json["detail"] else { return [] }
+        return issues.compactMap { issue in
+            guard case .array(let loc)? = issue["loc"] else { return nil }
+            return loc.compactMap(\.stringValue).joined(separator: ".")
+        }
+    }
+}
+
+struct APIClient: Sendable {
+    let client: any TestClientProtocol
+    let key: String
+
+    func request(
+        _ method: HTTPRequest.Method, _ uri: String, json: String? = nil, bytes: [UInt8]? = nil, auth: String?? = nil,
+        headers extra: HTTPFields = [:]
+    ) async throws -> APIResponse {
+        var headers = extra
+        switch auth {
+        case .none: headers[.authorization] = "Bearer \(key)"
+        case .some(.some(let value)): headers[.authorization] = value
+        case .some(.none): break
+        }
+        var body: ByteBuffer? = nil
+        if let json { body = ByteBuffer(string: json) }
+        if let bytes { body = ByteBuffer(bytes: bytes) }
+        if body != nil { headers[.contentType] = "application/json" }
+        return try await client.execute(uri: uri, method: method, headers: headers, body: body) { response in
+            APIResponse(status: response.status, headers: response.headers, text: String(buffer: response.body))
+        }
+    }
+
+    func post(_ uri: String, _ json: String) async throws -> APIResponse { try await request(.post, uri, json: json) }
+    func get(_ uri: String) async throws -> APIResponse { try await request(.get, uri) }
+}
+
+extension HTTPField.Name {
+    static let requestId = Self("X-Request-Id")!
+    static let onceOnlyStatus = Self("X-OnceOnly-Status")!
+}
