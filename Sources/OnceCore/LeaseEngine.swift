@@ -229,7 +229,8 @@ public enum LeaseEngine {
     public static let retentionSeconds = 7 * 86_400
 
     public static func purge(_ record: LeaseRecord, now: Timestamp) -> LeaseRecord? {
-        let settled = view(record, now: now)
+        // Only finished records age out; a held one must be settled (and its expiry counted) first.
+        let settled = record
         guard settled.state != .held, settled.state != .absent, let doneAt = settled.doneAt,
             doneAt.adding(seconds: retentionSeconds) <= now
         else { return nil }

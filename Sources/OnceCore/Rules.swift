@@ -30,9 +30,10 @@ public enum Rules {
     /// Whether the number is acceptable at all (positive integer) is the parser's job.
     public static func effectiveTTL(requested: Int64?, plan: Plan, minTTL: Int = defaultMinTTL) -> Int {
         let limits = plan.limits
-        guard let requested else { return max(min(limits.defaultTTL, limits.maxTTL), minTTL) }
+        let floor = min(minTTL, limits.maxTTL)
+        guard let requested else { return max(min(limits.defaultTTL, limits.maxTTL), floor) }
         let clamped = min(requested, Int64(limits.maxTTL))
-        return max(Int(clamped), min(minTTL, limits.maxTTL))
+        return max(Int(clamped), floor)
     }
 
     /// Metadata must be an object whose canonical form fits in 2048 bytes.

@@ -8,9 +8,12 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable {
 
     public static func < (a: Timestamp, b: Timestamp) -> Bool { a.milliseconds < b.milliseconds }
 
+    /// Saturates at the ends of the range instead of trapping.
     public func adding(seconds: Int) -> Timestamp {
-        let (sum, overflow) = milliseconds.addingReportingOverflow(Int64(seconds) * 1000)
-        return Timestamp(milliseconds: overflow ? Int64.max : sum)
+        let (delta, o1) = Int64(seconds).multipliedReportingOverflow(by: 1000)
+        let (sum, o2) = milliseconds.addingReportingOverflow(delta)
+        if o1 || o2 { return Timestamp(milliseconds: seconds < 0 ? Int64.min : Int64.max) }
+        return Timestamp(milliseconds: sum)
     }
 
     /// Whole Unix seconds, rounded down: the `ts` fields of events.
@@ -18,9 +21,10 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable {
 
     /// Whole seconds from `self` until `later`, rounded up, never negative.
     public func secondsUntil(_ later: Timestamp) -> Int {
-        let delta = later.milliseconds - milliseconds
+        let (delta, overflow) = later.milliseconds.subtractingReportingOverflow(milliseconds)
+        if overflow { return later > self ? Int.max : 0 }
         if delta <= 0 { return 0 }
-        return Int((delta + 999) / 1000)
+        return Int(delta / 1000 + (delta % 1000 == 0 ? 0 : 1))
     }
 
     /// `2025-01-15T10:30:00Z`.
@@ -88,7 +92,9 @@ public struct CivilTime: Sendable, Equatable {
     /// Parses `YYYY-MM-DD` strictly; returns days since the epoch.
     public static func parseDay(_ text: String) -> Int64? {
         let parts = text.split(separator: "-", omittingEmptySubsequences: false)
-        guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
+        // Digits only: Int() alone would take "+1".
+        guard parts.count == 3, parts.allSatisfy({ $0.utf8.allSatisfy { (0x30...0x39).contains($0) } }),
+            parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
             let y = Int(parts[0]), let m = Int(parts[1]), let d = Int(parts[2]),
             (1...12).contains(m), d >= 1
         else { return nil }

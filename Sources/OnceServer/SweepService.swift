@@ -10,6 +10,12 @@ struct SweepService: Service {
     let logger: Logger
 
     func run() async throws {
+        // The service group asks services to stop by graceful shutdown, not cancellation;
+        // without this the sweeper would keep the process alive after SIGTERM.
+        try? await cancelWhenGracefulShutdown { await self.loop() }
+    }
+
+    private func loop() async {
         while !Task.isCancelled {
             do {
                 var removed = 0
