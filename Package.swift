@@ -8,7 +8,10 @@ let package = Package(
         .library(name: "OnceCore", targets: ["OnceCore"]),
         .library(name: "OnceStore", targets: ["OnceStore"]),
         .library(name: "OnceServer", targets: ["OnceServer"]),
+        .library(name: "OnceOnly", targets: ["OnceOnly"]),
+        .library(name: "OnceExec", targets: ["OnceExec"]),
         .executable(name: "once-server", targets: ["once-server"]),
+        .executable(name: "once-exec", targets: ["once-exec"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: ["FullFoundation"]),
@@ -50,7 +53,34 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .target(name: "OnceOnly"),
+        .target(name: "COnceSpawn"),
+        .target(
+            name: "OnceExec",
+            dependencies: [
+                "OnceCore",
+                "OnceStore",
+                "OnceOnly",
+                "COnceSpawn",
+            ]
+        ),
+        .executableTarget(
+            name: "once-exec",
+            dependencies: [
+                "OnceExec",
+                "OnceCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         .testTarget(name: "OnceCoreTests", dependencies: ["OnceCore"]),
+        .testTarget(
+            name: "OnceOnlyTests",
+            dependencies: ["OnceOnly", "OnceServer", "OnceStore", "OnceCore"]
+        ),
+        .testTarget(
+            name: "OnceExecTests",
+            dependencies: ["OnceExec", "OnceCore", "OnceStore"]
+        ),
         .testTarget(name: "OnceStoreTests", dependencies: ["OnceStore", "OnceCore"]),
         .testTarget(
             name: "OnceServerTests",

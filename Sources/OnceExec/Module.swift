@@ -1,0 +1,1 @@
+// once-exec supervisor and lease backends.

@@ -1,0 +1,1 @@
+// The Swift SDK for the OnceOnly API; see OnceOnly.swift.

@@ -1,0 +1,1 @@
+print("once-exec: not built yet")
