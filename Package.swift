@@ -75,7 +75,11 @@ let package = Package(
         .testTarget(name: "OnceCoreTests", dependencies: ["OnceCore"]),
         .testTarget(
             name: "OnceOnlyTests",
-            dependencies: ["OnceOnly", "OnceServer", "OnceStore", "OnceCore"]
+            dependencies: [
+                "OnceOnly", "OnceServer", "OnceStore", "OnceCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(
             name: "OnceExecTests",

@@ -1,2 +1,131 @@
+#define _GNU_SOURCE
 #include "once_spawn.h"
-int once_spawn_placeholder(void) { return 0; }
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
+
+static struct sigaction saved[NSIG];
+static int saved_valid[NSIG];
+
+void once_signals_save(void) {
+    for (int s = 1; s < NSIG; s++) {
+        if (s == SIGKILL || s == SIGSTOP) continue;
+        if (sigaction(s, NULL, &saved[s]) == 0) saved_valid[s] = 1;
+    }
+}
+
+void once_signal_ignore(int sig) { signal(sig, SIG_IGN); }
+
+static int foreground_terminal(void) {
+    if (!isatty(0)) return 0;
+    pid_t fg = tcgetpgrp(0);
+    return fg != -1 && fg == getpgrp();
+}
+
+pid_t once_spawn(const char *path, char *const argv[], char *const envp[], int stdout_fd, int stderr_fd,
+                 int take_terminal, int *error) {
+    int report[2];
+    if (pipe2(report, O_CLOEXEC) != 0) {
+        *error = errno;
+        return -1;
+    }
+    int terminal = take_terminal && foreground_terminal();
+    pid_t parent = getpid();
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    pid_t pid = fork();
+    if (pid == 0) {
+        // Child: only async-signal-safe calls from here to exec.
+        setpgid(0, 0);
+        if (terminal) tcsetpgrp(0, getpid());  // SIGTTOU is blocked, so this cannot stop us
+#ifdef __linux__
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent) _exit(128 + SIGKILL);  // the wrapper died before prctl
+#endif
+        for (int s = 1; s < NSIG; s++) {
+            if (s == SIGKILL || s == SIGSTOP) continue;
+            if (saved_valid[s]) {
+                struct sigaction sa = saved[s];
+                // A handler address means nothing after exec; the default is what exec would give.
+                if (sa.sa_handler != SIG_IGN) {
+                    memset(&sa, 0, sizeof sa);
+                    sa.sa_handler = SIG_DFL;
+                }
+                sigaction(s, &sa, NULL);
+            } else {
+                signal(s, SIG_DFL);
+            }
+        }
+        if (stdout_fd >= 0) dup2(stdout_fd, 1);
+        if (stderr_fd >= 0) dup2(stderr_fd, 2);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        execve(path, argv, envp);
+        int e = errno;
+        ssize_t ignored = write(report[1], &e, sizeof e);
+        (void)ignored;
+        _exit(127);
+    }
+    int fork_errno = errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    close(report[1]);
+    if (pid < 0) {
+        close(report[0]);
+        *error = fork_errno;
+        return -1;
+    }
+    // Also from the parent, so the group exists before we ever signal it.
+    setpgid(pid, pid);
+    if (terminal) {
+        signal(SIGTTOU, SIG_IGN);
+        tcsetpgrp(0, pid);
+    }
+    int e = 0;
+    ssize_t n;
+    do {
+        n = read(report[0], &e, sizeof e);
+    } while (n < 0 && errno == EINTR);
+    close(report[0]);
+    if (n == (ssize_t)sizeof e) {
+        int status;
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+        if (terminal) once_terminal_reclaim();
+        *error = e;
+        return -1;
+    }
+    return pid;
+}
+
+void once_terminal_reclaim(void) {
+    if (!isatty(0)) return;
+    pid_t fg = tcgetpgrp(0);
+    if (fg == -1 || fg == getpgrp()) return;
+    // Take it back only while we still own the session foreground: a child may have moved it.
+    void (*previous)(int) = signal(SIGTTOU, SIG_IGN);
+    tcsetpgrp(0, getpgrp());
+    signal(SIGTTOU, previous);
+}
+
+int once_wait(pid_t pid) {
+    int status;
+    for (;;) {
+        pid_t r = waitpid(pid, &status, 0);
+        if (r == pid) return status;
+        if (r < 0 && errno != EINTR) return -1;
+    }
+}
+
+int once_wifsignaled(int status) { return WIFSIGNALED(status); }
+int once_wtermsig(int status) { return WTERMSIG(status); }
+int once_wifexited(int status) { return WIFEXITED(status); }
+int once_wexitstatus(int status) { return WEXITSTATUS(status); }

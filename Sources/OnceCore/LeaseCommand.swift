@@ -4,7 +4,9 @@ public enum LeaseCommand: Sendable, Equatable {
     /// `ttl: nil` keeps the lease's current TTL.
     case extend(leaseId: String, ttl: Int?)
     case complete(leaseId: String, result: JSONValue?, resultHash: String?)
-    case fail(leaseId: String, errorCode: String, errorHash: String?)
+    /// `result` is an extension once-exec uses to keep the failed run's record; official
+    /// clients never send it.
+    case fail(leaseId: String, errorCode: String, errorHash: String?, result: JSONValue? = nil)
     case cancel(leaseId: String, reason: String?)
 
     public struct Acquire: Sendable, Equatable {

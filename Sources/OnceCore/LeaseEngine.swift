@@ -63,10 +63,11 @@ public enum LeaseEngine {
                 r.result = result
                 r.resultHash = resultHash ?? result.map { $0.canonicalHash }
             }
-        case .fail(let leaseId, let errorCode, let errorHash):
+        case .fail(let leaseId, let errorCode, let errorHash, let result):
             transition = applyFinish(command, leaseId: leaseId, to: record, now: now) { r in
                 r.state = .failed
                 r.errorCode = errorCode
+                r.result = result
                 r.resultHash = errorHash
             }
         case .cancel(let leaseId, _):
@@ -204,7 +205,7 @@ public enum LeaseEngine {
         effects.feed.append(FeedEvent(ts: now, type: "ai_\(finishedState.rawValue)", key: record.key, fields: fields))
         if let runId = record.runId {
             var message: String? = nil
-            if case .fail(_, let code, _) = command { message = code }
+            if case .fail(_, let code, _, _) = command { message = code }
             if case .cancel(_, let reason) = command { message = reason }
             effects.runEvents.append(
                 RunEvent(

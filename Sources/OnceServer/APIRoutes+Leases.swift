@@ -76,9 +76,13 @@ extension APIRoutes {
         let leaseId = body.string("lease_id", required: true, maxLength: 256)
         let errorCode = body.string("error_code", required: true, maxLength: Rules.maxErrorCodeLength)
         let errorHash = body.string("error_hash", maxLength: 256)
+        // Extension (once-exec): the failed run's record, kept like a completed result.
+        let result = body.members["result"].flatMap { $0.isNull ? nil : $0 }
+        if let result { body.add(Rules.checkResult(result, loc: ["body", "result"])) }
         try body.finish()
         guard let key, let leaseId, let errorCode else { throw APIError.internal }
-        return try await mutate(account, key, .fail(leaseId: leaseId, errorCode: errorCode, errorHash: errorHash), context)
+        return try await mutate(
+            account, key, .fail(leaseId: leaseId, errorCode: errorCode, errorHash: errorHash, result: result), context)
     }
 
     @Sendable func cancel(_ request: Request, context: OnceRequestContext) async throws -> Response {
@@ -158,7 +162,7 @@ extension APIRoutes {
         return JSONResponse.make(
             .object([
                 "ok": .bool(true), "status": .string(r.reportedStatus), "key": .string(key),
-                "result": r.state == .completed ? (r.result ?? .null) : .null,
+                "result": r.state == .completed || r.state == .failed ? (r.result ?? .null) : .null,
                 "result_hash": LeaseView.text(r.state == .held ? nil : r.resultHash),
                 "error_code": LeaseView.text(r.errorCode), "done_at": LeaseView.time(r.doneAt),
                 "version": .int(r.version),

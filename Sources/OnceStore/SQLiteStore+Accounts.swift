@@ -190,3 +190,18 @@ extension SQLiteStore {
         }
     }
 }
+
+extension SQLiteStore {
+    /// The single account once-exec's local mode uses: created on first use, no API key.
+    public func localAccount() throws -> AccountContext {
+        try pool.write { db in
+            if let id = try Int64.fetchOne(db, sql: "SELECT id FROM accounts WHERE name = 'local' ORDER BY id LIMIT 1") {
+                return AccountContext(accountId: id, keyId: 0, plan: .agency, keyPreview: "local")
+            }
+            try db.execute(
+                sql: "INSERT INTO accounts (name, plan, created_at) VALUES ('local', 'agency', ?)",
+                arguments: [self.clock().milliseconds])
+            return AccountContext(accountId: db.lastInsertedRowID, keyId: 0, plan: .agency, keyPreview: "local")
+        }
+    }
+}

@@ -1,0 +1,100 @@
+import OnceCore
+
+/// Where once-exec's leases live: the embedded SQLite store (``LocalBackend``) or a shared
+/// once-server (``RemoteBackend``). Both run the same engine rules, so a run behaves the same
+/// on either.
+public protocol LeaseBackend: Sendable {
+    /// A short description for messages (`local store /path` or `server http://…`).
+    var name: String { get }
+
+    func acquire(key: String, ttl: Int, runId: String, retryFailed: Bool) async throws(BackendError) -> AcquireResult
+    func extend(key: String, leaseId: String, ttl: Int) async throws(BackendError) -> RenewResult
+    func complete(key: String, leaseId: String, record: JSONValue) async throws(BackendError) -> FinishResult
+    func fail(key: String, leaseId: String, errorCode: String, record: JSONValue) async throws(BackendError)
+        -> FinishResult
+    func cancel(key: String, leaseId: String, reason: String) async throws(BackendError) -> FinishResult
+    /// The key's state, or nil when it was never used (or retention removed it).
+    func status(key: String) async throws(BackendError) -> KeyStatus?
+    /// Appends to a run timeline; best effort, never fails the run.
+    func record(runId: String, event: RunEvent) async
+    func timeline(runId: String) async throws(BackendError) -> [StoredEvent]
+}
+
+public enum BackendError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The service did not answer (connection refused, timeout, 5xx).
+    case unreachable(String)
+    /// It answered with a refusal that is not about the lease (auth, quota, validation).
+    case refused(status: Int, message: String)
+    /// The local store failed.
+    case storage(String)
+
+    public var description: String {
+        switch self {
+        case .unreachable(let m): "lease service unreachable: \(m)"
+        case .refused(let status, let m): "lease service refused the request (HTTP \(status)): \(m)"
+        case .storage(let m): "local store error: \(m)"
+        }
+    }
+}
+
+public struct Lease: Sendable, Equatable {
+    public var key: String
+    public var leaseId: String
+    /// The fencing token: strictly increasing per key.
+    public var version: Int64
+    public var ttl: Int
+}
+
+public enum AcquireResult: Sendable, Equatable {
+    case acquired(Lease)
+    /// Someone else holds it; `ttlLeft` seconds at most until it lapses.
+    case held(ttlLeft: Int?)
+    /// It is finished and stays so (completed, or failed without `retryFailed`).
+    case finished(KeyStatus)
+}
+
+public enum RenewResult: Sendable, Equatable {
+    case renewed
+    /// The lease is not this run's any more.
+    case rejected(String)
+}
+
+public enum FinishResult: Sendable, Equatable {
+    case done
+    case rejected(String)
+}
+
+/// A key's state as once-exec reports it.
+public struct KeyStatus: Sendable, Equatable {
+    /// `in_progress`, `completed`, `failed`, `canceled`.
+    public var status: String
+    public var version: Int64
+    public var errorCode: String?
+    public var doneAt: String?
+    public var firstSeenAt: String?
+    public var ttlLeft: Int?
+    /// The stored run record (see ``RunRecord``), when the run stored one.
+    public var result: JSONValue?
+
+    public init(
+        status: String, version: Int64, errorCode: String? = nil, doneAt: String? = nil, firstSeenAt: String? = nil,
+        ttlLeft: Int? = nil, result: JSONValue? = nil
+    ) {
+        self.status = status
+        self.version = version
+        self.errorCode = errorCode
+        self.doneAt = doneAt
+        self.firstSeenAt = firstSeenAt
+        self.ttlLeft = ttlLeft
+        self.result = result
+    }
+}
+
+public struct StoredEvent: Sendable, Equatable {
+    public var id: Int64
+    public var ts: Int64
+    public var type: String
+    public var status: String?
+    public var message: String?
+    public var data: JSONValue?
+}

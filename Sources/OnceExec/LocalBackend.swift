@@ -1,0 +1,125 @@
+import Foundation
+import OnceCore
+import OnceStore
+
+/// Leases in a SQLite file on this host: like flock, no server. Several once-exec processes
+/// share the file; SQLite's locking serialises their transactions.
+public struct LocalBackend: LeaseBackend {
+    let store: SQLiteStore
+    let account: AccountContext
+
+    public var name: String { "local store \(store.path)" }
+
+    public init(path: String) throws(BackendError) {
+        do {
+            store = try SQLiteStore(path: path)
+            account = try store.localAccount()
+        } catch {
+            throw .storage("cannot open \(path): \(error)")
+        }
+    }
+
+    /// `$XDG_STATE_HOME/once/once-exec.sqlite`, else `~/.local/state/once/once-exec.sqlite`.
+    public static var defaultPath: String {
+        let env = ProcessInfo.processInfo.environment
+        let base =
+            env["XDG_STATE_HOME"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? (NSHomeDirectory() as NSString).appendingPathComponent(".local/state")
+        return (base as NSString).appendingPathComponent("once/once-exec.sqlite")
+    }
+
+    private func run<T>(_ body: () async throws -> T) async throws(BackendError) -> T {
+        do {
+            return try await body()
+        } catch {
+            throw .storage("\(error)")
+        }
+    }
+
+    public func acquire(key: String, ttl: Int, runId: String, retryFailed: Bool) async throws(BackendError)
+        -> AcquireResult
+    {
+        let command = LeaseCommand.acquire(
+            .init(
+                ttl: ttl, metadata: .object(["run_id": .string(runId)]),
+                newLeaseId: "lease_" + APIKeyMaterial.randomToken(), retryFailed: retryFailed))
+        let reply = try await run { try await store.lease(account: account, key: key, command: command, requestId: nil) }
+        let now = store.now()
+        switch reply {
+        case .acquired(let r, _):
+            return .acquired(Lease(key: key, leaseId: r.leaseId, version: r.version, ttl: r.ttl))
+        case .busy(let r, _):
+            return .held(ttlLeft: now.secondsUntil(r.deadline))
+        case .finished(let r, _):
+            return .finished(Self.status(r, now: now))
+        default:
+            throw .storage("unexpected reply to acquire: \(reply)")
+        }
+    }
+
+    public func extend(key: String, leaseId: String, ttl: Int) async throws(BackendError) -> RenewResult {
+        let reply = try await run {
+            try await store.lease(account: account, key: key, command: .extend(leaseId: leaseId, ttl: ttl), requestId: nil)
+        }
+        if case .extended = reply { return .renewed }
+        return .rejected(Self.describe(reply))
+    }
+
+    public func complete(key: String, leaseId: String, record: JSONValue) async throws(BackendError) -> FinishResult {
+        try await finish(key, .complete(leaseId: leaseId, result: record, resultHash: nil))
+    }
+
+    public func fail(key: String, leaseId: String, errorCode: String, record: JSONValue) async throws(BackendError)
+        -> FinishResult
+    {
+        try await finish(key, .fail(leaseId: leaseId, errorCode: errorCode, errorHash: nil, result: record))
+    }
+
+    public func cancel(key: String, leaseId: String, reason: String) async throws(BackendError) -> FinishResult {
+        try await finish(key, .cancel(leaseId: leaseId, reason: reason))
+    }
+
+    private func finish(_ key: String, _ command: LeaseCommand) async throws(BackendError) -> FinishResult {
+        let reply = try await run { try await store.lease(account: account, key: key, command: command, requestId: nil) }
+        switch reply {
+        case .completed, .failed, .canceled: return .done
+        default: return .rejected(Self.describe(reply))
+        }
+    }
+
+    public func status(key: String) async throws(BackendError) -> KeyStatus? {
+        let record = try await run { try await store.leaseRecord(account: account, key: key) }
+        return record.map { Self.status($0, now: store.now()) }
+    }
+
+    static func status(_ r: LeaseRecord, now: Timestamp) -> KeyStatus {
+        KeyStatus(
+            status: r.reportedStatus, version: r.version, errorCode: r.errorCode, doneAt: r.doneAt?.iso8601,
+            firstSeenAt: r.firstSeenAt.iso8601, ttlLeft: r.state == .held ? now.secondsUntil(r.deadline) : nil,
+            result: r.result)
+    }
+
+    static func describe(_ reply: LeaseReply) -> String {
+        switch reply {
+        case .mismatch: "lease_mismatch: another run holds the key"
+        case .notActive(let r): "lease_not_active: the lease is \(r.state.rawValue)"
+        case .notFound: "not_found: the key has no lease"
+        default: "\(reply)"
+        }
+    }
+
+    public func record(runId: String, event: RunEvent) async {
+        var event = event
+        event.runId = runId
+        _ = try? await store.appendRunEvent(account: account, event)
+    }
+
+    public func timeline(runId: String) async throws(BackendError) -> [StoredEvent] {
+        let t = try await run { try await store.runTimeline(account: account, runId: runId, limit: 2000, offset: 0) }
+        return t.events.map {
+            StoredEvent(
+                id: $0.id, ts: $0.event.ts.unixSeconds, type: $0.event.type, status: $0.event.status,
+                message: $0.event.message, data: $0.event.data)
+        }
+    }
+}

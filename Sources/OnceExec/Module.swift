@@ -1,1 +1,0 @@
-// once-exec supervisor and lease backends.

@@ -1,0 +1,65 @@
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// With `--capture N`: the child writes into a pipe, once-exec copies every byte to its own
+/// stdout/stderr at once and keeps the last N bytes for the run record and `--replay`.
+public final class OutputTail: @unchecked Sendable {
+    public let writeFD: Int32
+    private let readFD: Int32
+    private let target: Int32
+    private let limit: Int
+    private let lock = NSLock()
+    private var buffer: [UInt8] = []
+    private var truncated = false
+    private let done = DispatchSemaphore(value: 0)
+
+    public init(target: Int32, limit: Int) throws {
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { throw POSIXError(.EMFILE) }
+        readFD = fds[0]
+        writeFD = fds[1]
+        _ = fcntl(readFD, F_SETFD, FD_CLOEXEC)
+        _ = fcntl(writeFD, F_SETFD, FD_CLOEXEC)
+        self.target = target
+        self.limit = limit
+        let thread = Thread { [self] in pump() }
+        thread.start()
+    }
+
+    /// The parent's copy of the write end must go once the child has it, so EOF can come.
+    public func closeWriteEnd() { close(writeFD) }
+
+    private func pump() {
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(readFD, $0.baseAddress, $0.count) }
+            if n < 0, errno == EINTR { continue }
+            if n <= 0 { break }
+            var offset = 0
+            while offset < n {
+                let w = chunk[offset..<n].withUnsafeBytes { write(target, $0.baseAddress, $0.count) }
+                if w < 0, errno == EINTR { continue }
+                if w <= 0 { break }
+                offset += w
+            }
+            lock.withLock {
+                buffer.append(contentsOf: chunk[0..<n])
+                if buffer.count > limit {
+                    buffer.removeFirst(buffer.count - limit)
+                    truncated = true
+                }
+            }
+        }
+        close(readFD)
+        done.signal()
+    }
+
+    /// Waits until the pipe is drained, or `timeout` passes (a grandchild may keep it open).
+    public func finish(timeout: Double) -> (text: String, truncated: Bool) {
+        _ = done.wait(timeout: .now() + timeout)
+        return lock.withLock { (String(decoding: buffer, as: UTF8.self), truncated) }
+    }
+}

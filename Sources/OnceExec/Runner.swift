@@ -1,0 +1,290 @@
+import Foundation
+import OnceCore
+import OnceStore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// One `once-exec KEY -- COMMAND` invocation, from taking the lease to finishing it.
+@MainActor
+public struct Runner {
+    let options: ExecOptions
+    let backend: any LeaseBackend
+    let reporter: Reporter
+    let environment: [String: String]
+
+    public init(options: ExecOptions, backend: any LeaseBackend, verbose: Bool = false) {
+        self.options = options
+        self.backend = backend
+        self.reporter = Reporter(quiet: options.quiet, verbose: verbose)
+        self.environment = ProcessInfo.processInfo.environment
+    }
+
+    private func summary(_ outcome: ExecOutcome, _ message: String?, exitCode: Int32? = nil) -> ExecSummary {
+        ExecSummary(
+            key: options.key, runId: nil, outcome: outcome, exitCode: exitCode ?? options.exitCodes.code(for: outcome),
+            backend: backend.name, message: message)
+    }
+
+    public func run() async -> ExecSummary {
+        // Resolve the command before touching the lease: a typo must not burn a run.
+        let argv = options.shell ? ["/bin/sh", "-c", options.command.joined(separator: " ")] : options.command
+        let path: String
+        do {
+            path = try ChildProcess.resolve(argv[0], path: environment["PATH"])
+        } catch {
+            reporter.warn(error.description)
+            return summary(.spawnFailed, error.description)
+        }
+        let runId = "run_" + APIKeyMaterial.randomToken(length: 20)
+        let clock = ContinuousClock()
+        let waitUntil = options.wait.map { clock.now.advanced(by: $0) }
+        var pollDelay = Duration.milliseconds(100)
+        var announcedWait = false
+        while true {
+            let sentAt = clock.now
+            let acquired: AcquireResult
+            do {
+                acquired = try await backend.acquire(
+                    key: options.key, ttl: options.ttl, runId: runId, retryFailed: options.retryFailed)
+            } catch {
+                return await unreachable(error, path: path, argv: argv, runId: runId)
+            }
+            switch acquired {
+            case .acquired(let lease):
+                return await supervise(
+                    lease: lease, path: path, argv: argv, runId: runId, acquiredAt: sentAt, clock: clock)
+            case .finished(let status):
+                return finished(status)
+            case .held(let ttlLeft):
+                guard let waitUntil, clock.now < waitUntil else {
+                    let message =
+                        "\(options.key) is held by another run" + (ttlLeft.map { " (lease ends within \($0)s)" } ?? "")
+                    reporter.note(message + (options.wait == nil ? "; not running (use --wait to wait)" : "; gave up waiting"))
+                    return summary(.held, message)
+                }
+                if !announcedWait {
+                    reporter.info("\(options.key) is held by another run; waiting")
+                    announcedWait = true
+                }
+                if options.join, let status = try? await backend.status(key: options.key),
+                    status.status == "completed" || status.status == "failed"
+                {
+                    return adopt(status)
+                }
+                let remaining = clock.now.duration(to: waitUntil)
+                try? await Task.sleep(for: min(pollDelay, remaining))
+                pollDelay = min(pollDelay * 2, .seconds(2))
+            }
+        }
+    }
+
+    // MARK: outcomes without running
+
+    private func finished(_ status: KeyStatus) -> ExecSummary {
+        let stored = StoredRun(status.result)
+        if options.join { return adopt(status) }
+        if status.status == "completed" {
+            if options.replay { return replay(status, stored) }
+            var message = "\(options.key) already completed"
+            if let doneAt = status.doneAt { message += " at \(doneAt)" }
+            if let stored {
+                var parts: [String] = []
+                if let host = stored.host { parts.append("on \(host)") }
+                parts.append("exit \(stored.shellCode)")
+                if let d = stored.durationText { parts.append("took \(d)") }
+                message += " (" + parts.joined(separator: ", ") + ")"
+            }
+            reporter.note(message + "; not running it again")
+            var s = summary(.completed, message)
+            s.fence = status.version
+            return s
+        }
+        var message = "\(options.key) already failed"
+        if let doneAt = status.doneAt { message += " at \(doneAt)" }
+        if let code = status.errorCode { message += " (\(code))" }
+        reporter.note(message + "; not running it again (use --retry-failed to run it)")
+        var s = summary(.failed, message)
+        s.fence = status.version
+        return s
+    }
+
+    /// `--replay`: print the stored output of the completed run and exit with its code.
+    private func replay(_ status: KeyStatus, _ stored: StoredRun?) -> ExecSummary {
+        if let out = stored?.stdoutTail { FileHandle.standardOutput.write(Data(out.utf8)) }
+        if let err = stored?.stderrTail { FileHandle.standardError.write(Data(err.utf8)) }
+        let code = stored?.shellCode ?? 0
+        var s = summary(.completed, "replayed the stored run of \(options.key)", exitCode: code)
+        s.fence = status.version
+        s.runId = stored?.runId
+        return s
+    }
+
+    /// `--join`: take the finished run's outcome as ours.
+    private func adopt(_ status: KeyStatus) -> ExecSummary {
+        let stored = StoredRun(status.result)
+        if let out = stored?.stdoutTail { FileHandle.standardOutput.write(Data(out.utf8)) }
+        if let err = stored?.stderrTail { FileHandle.standardError.write(Data(err.utf8)) }
+        let code: Int32 = status.status == "completed" ? (stored?.shellCode ?? 0) : (stored?.shellCode ?? 1)
+        let message = "joined the finished run of \(options.key): \(status.status), exit \(code)"
+        reporter.info(message)
+        var s = summary(status.status == "completed" ? .completed : .failed, message, exitCode: code)
+        s.fence = status.version
+        s.runId = stored?.runId
+        return s
+    }
+
+    private func unreachable(_ error: BackendError, path: String, argv: [String], runId: String) async -> ExecSummary {
+        if case .refused = error {
+            reporter.warn(error.description)
+            return summary(.refused, error.description)
+        }
+        switch options.ifUnreachable {
+        case .fail:
+            reporter.warn(error.description)
+            return summary(.unreachable, error.description)
+        case .skip:
+            reporter.note("\(error.description); skipping \(options.key) (--if-unreachable skip)")
+            return summary(.skipped, error.description)
+        case .run:
+            reporter.warn("\(error.description); running \(options.key) without a lease (--if-unreachable run)")
+            return await supervise(
+                lease: nil, path: path, argv: argv, runId: runId, acquiredAt: ContinuousClock().now,
+                clock: ContinuousClock())
+        }
+    }
+
+    // MARK: running
+
+    private func supervise(
+        lease: Lease?, path: String, argv: [String], runId: String, acquiredAt: ContinuousClock.Instant,
+        clock: ContinuousClock
+    ) async -> ExecSummary {
+        var env = environment
+        env["ONCE_KEY"] = options.key
+        env["ONCE_RUN_ID"] = runId
+        env["ONCE_LEASE_ID"] = lease?.leaseId ?? ""
+        env["ONCE_FENCE"] = lease.map { String($0.version) } ?? ""
+        var out: OutputTail?
+        var err: OutputTail?
+        if options.capture > 0 {
+            out = try? OutputTail(target: 1, limit: options.capture)
+            err = try? OutputTail(target: 2, limit: options.capture)
+        }
+        let startedAt = Date()
+        let child: ChildProcess
+        do {
+            child = try ChildProcess.spawn(
+                path: path, argv: argv, environment: env, stdoutFD: out?.writeFD ?? -1, stderrFD: err?.writeFD ?? -1)
+        } catch {
+            out?.closeWriteEnd()
+            err?.closeWriteEnd()
+            reporter.warn(error.description)
+            if let lease {
+                _ = try? await backend.cancel(key: lease.key, leaseId: lease.leaseId, reason: "spawn failed: \(error)")
+            }
+            var s = summary(.spawnFailed, error.description)
+            s.runId = runId
+            return s
+        }
+        out?.closeWriteEnd()
+        err?.closeWriteEnd()
+        let ttl = Duration.seconds(lease?.ttl ?? options.ttl)
+        let policy = SupervisorPolicy(
+            ttl: ttl, heartbeat: options.heartbeat, killAfter: options.killAfter,
+            maxRuntime: options.maxRuntime.map { acquiredAt.duration(to: clock.now) + $0 },
+            onLeaseLost: options.onLeaseLost, leased: lease != nil)
+        let supervisor = Supervisor(
+            machine: SupervisorMachine(policy: policy), start: acquiredAt, backend: backend, lease: lease, runId: runId,
+            child: child, reporter: reporter)
+        supervisor.recordEvent(.childSpawned, detail: "pid \(child.pid): \(argv.joined(separator: " "))")
+        let (status, machine) = await supervisor.run()
+        let endedAt = Date()
+        let stdoutTail = out?.finish(timeout: 1)
+        let stderrTail = err?.finish(timeout: 1)
+        supervisor.recordEvent(.childExited, detail: status.errorCode)
+
+        var s = ExecSummary(
+            key: options.key, runId: runId, outcome: .ran, exitCode: status.shellCode, fence: lease?.version,
+            leaseId: lease?.leaseId, backend: backend.name, child: status,
+            durationMs: Int64((endedAt.timeIntervalSince(startedAt) * 1000).rounded()), message: nil)
+        guard let lease else { return s }
+
+        var outcome: String
+        var finish: FinishResult?
+        if let cause = machine.leaseLost, options.onLeaseLost == .stop || cause == .rejected {
+            s.outcome = .leaseLost
+            s.message = "lease lost (\(cause.rawValue)); the child was " + (options.onLeaseLost == .stop ? "stopped" : "not stopped")
+            outcome = "lost"
+            let record = self.record(lease, runId, argv, startedAt, endedAt, status, outcome, stdoutTail, stderrTail)
+            _ = try? await backend.fail(key: lease.key, leaseId: lease.leaseId, errorCode: "lease_lost", record: record)
+        } else if machine.stopReason == .maxRuntime {
+            s.outcome = .timeout
+            s.message = "stopped after --max-runtime \(DurationText.format(options.maxRuntime ?? .zero))"
+            outcome = "timeout"
+            let record = self.record(lease, runId, argv, startedAt, endedAt, status, outcome, stdoutTail, stderrTail)
+            finish = await finishing { () async throws(BackendError) -> FinishResult in
+                try await backend.fail(key: lease.key, leaseId: lease.leaseId, errorCode: "max_runtime", record: record)
+            }
+        } else if case .signal(let sig)? = machine.stopReason, !status.succeeded {
+            outcome = "canceled"
+            s.message = "interrupted by \(signalName(sig)); the lease was canceled"
+            finish = await finishing { () async throws(BackendError) -> FinishResult in
+                try await backend.cancel(key: lease.key, leaseId: lease.leaseId, reason: "interrupted by \(signalName(sig))")
+            }
+        } else if status.succeeded {
+            outcome = "completed"
+            let record = self.record(lease, runId, argv, startedAt, endedAt, status, outcome, stdoutTail, stderrTail)
+            finish = await finishing { () async throws(BackendError) -> FinishResult in try await backend.complete(key: lease.key, leaseId: lease.leaseId, record: record) }
+        } else {
+            outcome = "failed"
+            let record = self.record(lease, runId, argv, startedAt, endedAt, status, outcome, stdoutTail, stderrTail)
+            finish = await finishing { () async throws(BackendError) -> FinishResult in
+                try await backend.fail(key: lease.key, leaseId: lease.leaseId, errorCode: status.errorCode, record: record)
+            }
+        }
+        switch finish {
+        case .rejected(let why)?:
+            reporter.warn("could not record the run's end: \(why)")
+            s.outcome = .leaseLost
+            s.message = "the lease was lost before the run ended: \(why)"
+        case nil where s.outcome == .ran:
+            s.outcome = .unreachable
+            s.message = "the run ended (\(outcome)) but the lease service could not record it"
+            reporter.warn(s.message!)
+        default:
+            break
+        }
+        if s.outcome != .ran { s.exitCode = options.exitCodes.code(for: s.outcome) }
+        return s
+    }
+
+    /// Finishing is retried briefly: the child's work is done and losing its outcome would make
+    /// the next run repeat it.
+    private func finishing(_ body: () async throws(BackendError) -> FinishResult) async -> FinishResult? {
+        var delay = Duration.milliseconds(200)
+        for attempt in 0..<5 {
+            do {
+                return try await body()
+            } catch {
+                if case .refused(_, let why) = error { return .rejected(why) }
+                reporter.info("recording the run's end failed (attempt \(attempt + 1)): \(error)")
+                try? await Task.sleep(for: delay)
+                delay *= 2
+            }
+        }
+        return nil
+    }
+
+    private func record(
+        _ lease: Lease, _ runId: String, _ argv: [String], _ startedAt: Date, _ endedAt: Date, _ status: ExitStatus,
+        _ outcome: String, _ out: (text: String, truncated: Bool)?, _ err: (text: String, truncated: Bool)?
+    ) -> JSONValue {
+        RunRecord(
+            key: lease.key, runId: runId, fence: lease.version, host: ProcessInfo.processInfo.hostName,
+            pid: getpid(), argv: argv, startedAt: startedAt, endedAt: endedAt, exit: status, outcome: outcome,
+            stdoutTail: out?.text, stderrTail: err?.text
+        ).json
+    }
+}

@@ -1,0 +1,34 @@
+import COnceSpawn
+import Dispatch
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Catches the signals once-exec forwards to its child's group. The sources are made in a
+/// plain (non-main-actor) function: a handler closure created in top-level code crashes on
+/// the first signal under Swift 6.
+public final class SignalForwarder: @unchecked Sendable {
+    public static let forwarded: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT]
+    private var sources: [any DispatchSourceSignal] = []
+    private let queue = DispatchQueue(label: "once-exec.signals")
+
+    /// Saves the dispositions the child should get, then takes the signals over.
+    public static func prepare() {
+        once_signals_save()
+        for s in forwarded { once_signal_ignore(s) }
+        // A reader of our output going away must not kill once-exec before it records the run.
+        once_signal_ignore(SIGPIPE)
+    }
+
+    public init(onSignal: @escaping @Sendable (Int32) -> Void) {
+        for s in Self.forwarded {
+            let source = DispatchSource.makeSignalSource(signal: s, queue: queue)
+            source.setEventHandler { onSignal(s) }
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    public func cancel() { sources.forEach { $0.cancel() } }
+}

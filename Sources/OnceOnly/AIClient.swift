@@ -1,0 +1,141 @@
+import Foundation
+
+/// Lease-based exactly-once execution (`/ai/*`), reached through ``OnceOnly/ai``.
+///
+/// The low-level calls (``lease(key:ttl:metadata:)``, ``extend(key:leaseId:ttl:)``,
+/// ``complete(key:leaseId:result:resultHash:)``, ``fail(key:leaseId:errorCode:errorHash:)``,
+/// ``cancel(key:leaseId:reason:)``) map one to one onto the endpoints; ``runFn(key:ttl:metadata:extendEvery:waitOnConflict:timeout:pollMin:pollMax:errorCode:_:)``
+/// combines them into "run this closure once across all processes".
+public struct AIClient: Sendable {
+    let transport: HTTPTransport
+
+    // MARK: Low-level lease calls
+
+    /// Acquires the lease for `key`, or reports who holds it (`POST /ai/lease`).
+    ///
+    /// - Parameters:
+    ///   - key: The lease key (1–256 characters).
+    ///   - ttl: Lease TTL in seconds; the server's plan default when `nil`.
+    ///   - metadata: Free-form object; `agent_id` and `run_id` are recognised by the server.
+    public func lease(key: String, ttl: Int? = nil, metadata: JSONObject? = nil) async throws -> AIRun {
+        var body: JSONObject = ["key": .string(key)]
+        body["ttl"] = ttl.map(JSON.int)
+        body["metadata"] = metadata.map(JSON.object)
+        return AIRun(raw: try await transport.object("POST", "/ai/lease", body: body))
+    }
+
+    /// Heartbeats a lease you hold: the new deadline is now + `ttl` (`POST /ai/extend`).
+    ///
+    /// - Parameter ttl: New TTL in seconds; the lease's current TTL when `nil`.
+    /// - Throws: ``OnceOnlyError/api(status:detail:message:)`` 409 (`lease_mismatch`,
+    ///   `lease_not_active`) or 404 among others.
+    public func extend(key: String, leaseId: String, ttl: Int? = nil) async throws -> AILeaseUpdate {
+        var body: JSONObject = ["key": .string(key), "lease_id": .string(leaseId)]
+        body["ttl"] = ttl.map(JSON.int)
+        return AILeaseUpdate(raw: try await transport.object("POST", "/ai/extend", body: body))
+    }
+
+    /// Finishes a lease you hold with an optional result object (`POST /ai/complete`). Replaying
+    /// the same call after it succeeded answers the same body.
+    ///
+    /// - Parameters:
+    ///   - result: The object later readers get from ``result(key:)``.
+    ///   - resultHash: Your own hash of the result; the server computes one when `nil`.
+    public func complete(
+        key: String, leaseId: String, result: JSONObject? = nil, resultHash: String? = nil
+    ) async throws -> AILeaseUpdate {
+        var body: JSONObject = ["key": .string(key), "lease_id": .string(leaseId)]
+        body["result_hash"] = resultHash.map(JSON.string)
+        body["result"] = result.map(JSON.object)
+        return AILeaseUpdate(raw: try await transport.object("POST", "/ai/complete", body: body))
+    }
+
+    /// Finishes a lease you hold as failed (`POST /ai/fail`).
+    public func fail(
+        key: String, leaseId: String, errorCode: String, errorHash: String? = nil
+    ) async throws -> AILeaseUpdate {
+        var body: JSONObject = ["key": .string(key), "lease_id": .string(leaseId), "error_code": .string(errorCode)]
+        body["error_hash"] = errorHash.map(JSON.string)
+        return AILeaseUpdate(raw: try await transport.object("POST", "/ai/fail", body: body))
+    }
+
+    /// Gives a lease up without an outcome; the next ``lease(key:ttl:metadata:)`` acquires again
+    /// (`POST /ai/cancel`). An empty `reason` is not sent.
+    public func cancel(key: String, leaseId: String, reason: String? = nil) async throws -> AILeaseUpdate {
+        var body: JSONObject = ["key": .string(key), "lease_id": .string(leaseId)]
+        if let reason, !reason.isEmpty { body["reason"] = .string(reason) }
+        return AILeaseUpdate(raw: try await transport.object("POST", "/ai/cancel", body: body))
+    }
+
+    /// The lease state of `key` (`GET /ai/status`); 404 for an unknown key.
+    public func status(key: String) async throws -> AIStatus {
+        AIStatus(raw: try await transport.object("GET", "/ai/status", query: [("key", key)]))
+    }
+
+    /// The final result of `key` (`GET /ai/result`); 404 for an unknown key.
+    public func result(key: String) async throws -> AIResult {
+        AIResult(raw: try await transport.object("GET", "/ai/result", query: [("key", key)]))
+    }
+
+    // MARK: Runs
+
+    /// Starts a keyed run or makes a governed tool call (`POST /ai/run`).
+    ///
+    /// Key mode (`key` non-empty): body `{key, ttl?, metadata?}` with `run_id` added to the
+    /// metadata. Tool mode (no or empty `key`): needs `agentId` and `tool`; body
+    /// `{agent_id, tool, args?, spend_usd?}` with `run_id` added to `args`.
+    ///
+    /// - Throws: ``OnceOnlyError/invalidArgument(_:)`` when the modes are mixed or incomplete,
+    ///   or `runId` is blank (texts as in the TypeScript SDK).
+    public func run(
+        key: String? = nil, ttl: Int? = nil, metadata: JSONObject? = nil, agentId: String? = nil, tool: String? = nil,
+        args: JSONObject? = nil, spendUsd: Double? = nil, runId: String? = nil
+    ) async throws -> AIRunOutcome {
+        let body = try Self.runBody(
+            key: key, ttl: ttl, metadata: metadata, agentId: agentId, tool: tool, args: args, spendUsd: spendUsd,
+            runId: runId)
+        return AIRunOutcome(raw: try await transport.object("POST", "/ai/run", body: body))
+    }
+
+    /// A governed tool call: ``run(key:ttl:metadata:agentId:tool:args:spendUsd:runId:)`` in tool
+    /// mode, read as a decision whatever the server answered.
+    public func runTool(
+        agentId: String, tool: String, args: JSONObject? = nil, spendUsd: Double? = nil, runId: String? = nil
+    ) async throws -> AIToolResult {
+        AIToolResult(raw: try await run(agentId: agentId, tool: tool, args: args, spendUsd: spendUsd, runId: runId).raw)
+    }
+
+    static func runBody(
+        key: String?, ttl: Int?, metadata: JSONObject?, agentId: String?, tool: String?, args: JSONObject?,
+        spendUsd: Double?, runId: String?
+    ) throws -> JSONObject {
+        var trimmedRunId: String?
+        if let runId {
+            let trimmed = runId.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !trimmed.isEmpty else { throw OnceOnlyError.invalidArgument("run_id must not be empty") }
+            trimmedRunId = trimmed
+        }
+        guard let key, !key.isEmpty else {
+            guard let agentId, !agentId.isEmpty, let tool, !tool.isEmpty else {
+                throw OnceOnlyError.invalidArgument("ai.run requires key OR agentId and tool")
+            }
+            var body: JSONObject = ["agent_id": .string(agentId), "tool": .string(tool)]
+            var callArgs = args ?? [:]
+            callArgs["run_id"] = trimmedRunId.map(JSON.string)
+            if !callArgs.isEmpty { body["args"] = .object(callArgs) }
+            body["spend_usd"] = spendUsd.map(JSON.double)
+            return body
+        }
+        if agentId != nil || tool != nil || args != nil || spendUsd != nil {
+            throw OnceOnlyError.invalidArgument("ai.run: provide either key or agentId/tool, not both")
+        }
+        var body: JSONObject = ["key": .string(key)]
+        body["ttl"] = ttl.map(JSON.int)
+        if metadata != nil || trimmedRunId != nil {
+            var meta = metadata ?? [:]
+            meta["run_id"] = trimmedRunId.map(JSON.string) ?? meta["run_id"]
+            body["metadata"] = .object(meta)
+        }
+        return body
+    }
+}

@@ -1,1 +1,0 @@
-// The Swift SDK for the OnceOnly API; see OnceOnly.swift.

@@ -1,0 +1,184 @@
+import ArgumentParser
+import Foundation
+import OnceCore
+import OnceExec
+
+extension LeaseLossPolicy: ExpressibleByArgument {}
+extension UnreachablePolicy: ExpressibleByArgument {}
+
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run COMMAND once for KEY (the default: `once-exec KEY -- COMMAND` means `once-exec run KEY -- COMMAND`).")
+
+    @OptionGroup var backend: BackendOptions
+
+    @Option(help: "Lease TTL in seconds; the lease is renewed every TTL/3 while COMMAND runs.")
+    var ttl = 60
+
+    @Option(help: ArgumentHelp("Time between renewals (default: TTL/3).", valueName: "duration"))
+    var heartbeat: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "Grace between SIGTERM and SIGKILL when once-exec stops COMMAND.", valueName: "duration"))
+    var killAfter = "10s"
+
+    @Option(help: ArgumentHelp("Stop COMMAND after this long and fail the run.", valueName: "duration"))
+    var maxRuntime: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "If another run holds KEY, wait for it (up to DURATION; a bare --wait waits without limit).",
+            valueName: "duration"))
+    var wait: String?
+
+    @Flag(help: "With --wait: when the other run finishes, take its outcome (exit code and output) instead of running.")
+    var join = false
+
+    @Flag(help: "Run again if KEY's last run failed (by default a failed KEY is not retried).")
+    var retryFailed = false
+
+    @Flag(help: "If KEY already completed, print its stored output (see --capture) and exit with its code.")
+    var replay = false
+
+    @Option(help: "When the lease is lost: stop (SIGTERM the group, then SIGKILL) or warn.")
+    var onLeaseLost: LeaseLossPolicy = .stop
+
+    @Option(help: "When the lease service cannot be reached at start: fail, skip (exit 0) or run without a lease.")
+    var ifUnreachable: UnreachablePolicy = .fail
+
+    @Option(help: ArgumentHelp("Keep the last N bytes of stdout and of stderr in the run record.", valueName: "bytes"))
+    var capture = 0
+
+    @Flag(help: "Run COMMAND through /bin/sh -c (joined with spaces). By default no shell is involved.")
+    var shell = false
+
+    @Option(help: ArgumentHelp("Time zone for {date}, {hour}, {week}, {month} in KEY.", valueName: "zone"))
+    var tz = "UTC"
+
+    @Option(
+        help: ArgumentHelp(
+            "The slot's time for KEY placeholders (ISO 8601, e.g. the scheduled time); default now.",
+            valueName: "time"))
+    var slotTime: String?
+
+    @Option(
+        name: .customLong("exit-code"),
+        help: ArgumentHelp(
+            "Remap an outcome's exit code, e.g. held=1 (repeatable). Outcomes: completed held failed lost unreachable skipped refused timeout spawn internal.",
+            valueName: "outcome=n"))
+    var exitCodes: [String] = []
+
+    @Flag(help: "Print one JSON summary object on stdout when done.")
+    var json = false
+
+    @Flag(name: .shortAndLong, help: "Say nothing when skipping.")
+    var quiet = false
+
+    @Flag(name: .shortAndLong, help: "Report renewals, waits and retries on stderr.")
+    var verbose = false
+
+    @Argument(help: "The key to run once. Placeholders {date} {hour} {minute} {week} {month} {year} make slot keys.")
+    var key: String
+
+    @Argument(parsing: .postTerminator, help: "The command and its arguments, after --.")
+    var command: [String] = []
+
+    func duration(_ text: String, _ flag: String) throws -> Duration {
+        guard let d = DurationText.parse(text) else {
+            throw ValidationError("\(flag): cannot read \"\(text)\" as a duration (e.g. 30s, 5m, 1h30m)")
+        }
+        return d
+    }
+
+    func makeOptions() throws -> ExecOptions {
+        guard !command.isEmpty else { throw ValidationError("missing COMMAND: use once-exec KEY -- COMMAND [ARG...]") }
+        guard (1...2_592_000).contains(ttl) else { throw ValidationError("--ttl must be 1-2592000 seconds") }
+        guard (0...65536).contains(capture) else { throw ValidationError("--capture must be 0-65536 bytes") }
+        guard let zone = TimeZone(identifier: tz) else { throw ValidationError("--tz: unknown time zone \(tz)") }
+        var slot = Date()
+        if let slotTime {
+            guard let parsed = ISO8601DateFormatter().date(from: slotTime) else {
+                throw ValidationError("--slot-time: cannot read \(slotTime) (use e.g. 2026-11-29T02:00:00Z)")
+            }
+            slot = parsed
+        }
+        let expanded: String
+        do {
+            expanded = try KeyTemplate(key).expand(at: slot, in: zone)
+        } catch {
+            throw ValidationError(error.description)
+        }
+        if let issue = Rules.checkKey(expanded, loc: ["KEY"]) { throw ValidationError("KEY: \(issue.msg)") }
+        var options = ExecOptions(key: expanded, command: command)
+        options.ttl = ttl
+        options.heartbeat = try heartbeat.map { try duration($0, "--heartbeat") }
+        options.killAfter = try duration(killAfter, "--kill-after")
+        options.maxRuntime = try maxRuntime.map { try duration($0, "--max-runtime") }
+        if let wait {
+            options.wait = wait == "forever" ? .seconds(100 * 365 * 86_400) : try duration(wait, "--wait")
+        }
+        let policy = SupervisorPolicy(
+            ttl: .seconds(ttl), heartbeat: options.heartbeat, killAfter: options.killAfter)
+        guard policy.safeWindow > policy.heartbeat else {
+            throw ValidationError(
+                "--ttl \(ttl) is too short for --kill-after \(killAfter): the child must be stopped before the lease can lapse; raise --ttl or lower --kill-after")
+        }
+        options.join = join
+        if join && wait == nil { throw ValidationError("--join needs --wait") }
+        options.retryFailed = retryFailed
+        options.replay = replay
+        options.onLeaseLost = onLeaseLost
+        options.ifUnreachable = ifUnreachable
+        options.capture = capture
+        options.shell = shell
+        options.json = json
+        options.quiet = quiet
+        for spec in exitCodes {
+            do {
+                try options.exitCodes.apply(spec)
+            } catch {
+                throw ValidationError(error.description)
+            }
+        }
+        return options
+    }
+
+    func run() async throws {
+        let options = try makeOptions()
+        let backend = try await self.backend.make()
+        SignalForwarder.prepare()
+        let summary = await Runner(options: options, backend: backend, verbose: verbose).run()
+        if options.json { print(summary.json.canonicalText) }
+        throw ExitCode(summary.exitCode)
+    }
+}
+
+/// Where leases live: a once-server, or the local SQLite file.
+struct BackendOptions: ParsableArguments {
+    @Option(
+        help: ArgumentHelp(
+            "once-server base URL (default $ONCEONLY_BASE_URL); without one, leases live in the local --state file.",
+            valueName: "url"))
+    var server: String?
+
+    @Option(help: ArgumentHelp("Local lease store (default $XDG_STATE_HOME/once/once-exec.sqlite).", valueName: "path"))
+    var state: String?
+
+    func make() async throws -> any LeaseBackend {
+        let env = ProcessInfo.processInfo.environment
+        let url = server ?? env["ONCEONLY_BASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
+        if let url {
+            guard let key = env["ONCEONLY_API_KEY"], !key.isEmpty else {
+                throw ValidationError("a server is set (\(url)) but ONCEONLY_API_KEY is not")
+            }
+            return try RemoteBackend(baseURL: url, apiKey: key)
+        }
+        do {
+            return try LocalBackend(path: state ?? LocalBackend.defaultPath)
+        } catch {
+            throw ValidationError(error.description)
+        }
+    }
+}

@@ -1,1 +1,0 @@
-print("once-exec: not built yet")
