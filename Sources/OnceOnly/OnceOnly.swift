@@ -25,7 +25,7 @@ public final class OnceOnly: Sendable {
     public let apiKey: String
     /// The normalised base URL (see ``normalizeBaseURL(_:)``), e.g. `http://localhost:8080/v1`.
     public let baseURL: String
-    /// Seconds each HTTP attempt may wait for a response.
+    /// Seconds each HTTP attempt may take (minimum 1 ms).
     public let timeout: Double
     /// Whether ``checkLock(key:ttl:meta:requestId:)`` answers "locked" when the service is
     /// unreachable or failing with 5xx.

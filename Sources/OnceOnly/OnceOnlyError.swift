@@ -19,7 +19,9 @@ public enum OnceOnlyError: Error, Sendable, Equatable {
     /// Any other non-2xx answer (403 `feature_not_available`/`plan_limit`, 404, 409, 5xx, …).
     /// `detail` is the detail object (a string detail arrives as `{"detail": "<text>"}`).
     case api(status: Int, detail: JSONObject, message: String)
-    /// No response headers arrived within the client's timeout (per attempt, after retries).
+    /// No complete answer arrived within the client's timeout (per attempt, after retries).
+    /// Unlike the TypeScript SDK, whose timer stops at the response headers, the limit covers the
+    /// body too; API answers are small, so the difference only shows with a stalled body.
     case timeout(seconds: Double)
     /// The request never got an HTTP answer: connection refused, DNS failure, reset, TLS failure.
     case transport(String)
