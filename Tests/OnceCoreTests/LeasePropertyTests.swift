@@ -122,7 +122,7 @@ struct SplitMix64: RandomNumberGenerator {
                 case .held: predicted = id == model.leaseId ? "extended" : "mismatch"
                 default: predicted = "notActive"
                 }
-            case .complete(let id, _, _), .fail(let id, _, _), .cancel(let id, _):
+            case .complete(let id, _, _), .fail(let id, _, _, _), .cancel(let id, _):
                 let target: LeaseState =
                     switch command {
                     case .complete: .completed
