@@ -177,6 +177,11 @@ public enum LeaseEngine {
             default: .canceled
             }
         if record.state == finishedState, record.leaseId == leaseId {
+            // Only the same call is replayed (clients retry lost answers); a different result or
+            // error code for a finished lease is a conflict, and the stored outcome stays.
+            guard isSameFinish(command, as: record) else {
+                return LeaseTransition(write: nil, reply: .notActive(record))
+            }
             return LeaseTransition(write: nil, reply: reply(for: command, record, replay: true))
         }
         guard record.state == .held else { return LeaseTransition(write: nil, reply: .notActive(record)) }
@@ -215,6 +220,17 @@ public enum LeaseEngine {
                     data: .object(["key": .string(record.key), "version": .int(finished.version)])))
         }
         return LeaseTransition(write: finished, reply: reply(for: command, finished, replay: false), effects: effects)
+    }
+
+    private static func isSameFinish(_ command: LeaseCommand, as record: LeaseRecord) -> Bool {
+        switch command {
+        case .complete(_, let result, let resultHash):
+            return (resultHash ?? result.map { $0.canonicalHash }) == record.resultHash
+        case .fail(_, let errorCode, _, _):
+            return errorCode == record.errorCode
+        default:
+            return true
+        }
     }
 
     private static func reply(for command: LeaseCommand, _ record: LeaseRecord, replay: Bool) -> LeaseReply {

@@ -11,6 +11,7 @@ extension AIClient {
     /// non-terminal round and then every `extendEvery` seconds (errors ignored).
     ///
     /// - Parameters:
+    ///   - key: The lease key to wait for.
     ///   - timeout: Seconds before giving up (default 60); at least one status call is made.
     ///   - pollMin: Shortest wait between rounds in seconds (default 0.5).
     ///   - pollMax: Longest wait between rounds in seconds (default 5).

@@ -26,7 +26,10 @@ public struct AIClient: Sendable {
 
     /// Heartbeats a lease you hold: the new deadline is now + `ttl` (`POST /ai/extend`).
     ///
-    /// - Parameter ttl: New TTL in seconds; the lease's current TTL when `nil`.
+    /// - Parameters:
+    ///   - key: The lease key.
+    ///   - leaseId: Your lease token, from ``lease(key:ttl:metadata:)``.
+    ///   - ttl: New TTL in seconds; the lease's current TTL when `nil`.
     /// - Throws: ``OnceOnlyError/api(status:detail:message:)`` 409 (`lease_mismatch`,
     ///   `lease_not_active`) or 404 among others.
     public func extend(key: String, leaseId: String, ttl: Int? = nil) async throws -> AILeaseUpdate {
@@ -39,6 +42,8 @@ public struct AIClient: Sendable {
     /// the same call after it succeeded answers the same body.
     ///
     /// - Parameters:
+    ///   - key: The lease key.
+    ///   - leaseId: Your lease token, from ``lease(key:ttl:metadata:)``.
     ///   - result: The object later readers get from ``result(key:)``.
     ///   - resultHash: Your own hash of the result; the server computes one when `nil`.
     public func complete(

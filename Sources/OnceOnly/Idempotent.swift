@@ -78,8 +78,16 @@ extension OnceOnly {
     ///
     /// - Parameters:
     ///   - key: The lease key for a call, from its arguments.
+    ///   - ttl: Lease TTL in seconds (default 300).
     ///   - metadata: Lease metadata for a call, from its arguments.
-    ///   - The others: as in `runFn`.
+    ///   - extendEvery: Seconds between heartbeats while `body` runs (default 30, at least 1).
+    ///   - waitOnConflict: Wait for another holder's result (default) instead of answering
+    ///     `not_acquired`.
+    ///   - timeout: Seconds to wait for another holder (default 60).
+    ///   - pollMin: Shortest wait between polls in seconds (default 0.5).
+    ///   - pollMax: Longest wait between polls in seconds (default 5).
+    ///   - errorCode: Error code stored when `body` throws (default `fn_error`).
+    ///   - body: The work to run once; its value is stored as the result.
     public func idempotentAI<each Arg: Sendable, Output: Encodable & Sendable>(
         key: @escaping @Sendable (repeat each Arg) -> String, ttl: Int = 300,
         metadata: (@Sendable (repeat each Arg) -> JSONObject?)? = nil, extendEvery: Double = 30,

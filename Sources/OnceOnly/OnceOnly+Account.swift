@@ -57,6 +57,14 @@ extension OnceOnly {
     ///   - runId: The run (trimmed; must not be blank).
     ///   - type: Free-form event type, e.g. `tool_call`, `note` (trimmed; must not be blank).
     ///   - ts: Unix seconds; server time when `nil`.
+    ///   - status: Free-form status, e.g. `start`, `ok`, `failed`.
+    ///   - durationMs: Duration of the step in milliseconds.
+    ///   - step: Step name within the run.
+    ///   - tool: Tool involved.
+    ///   - reqId: Request id to correlate with.
+    ///   - leaseId: Lease the event belongs to.
+    ///   - agentId: Agent that acted.
+    ///   - message: Human-readable text.
     ///   - data: Free-form object.
     ///   - extra: More top-level fields, merged last (they may overwrite the others).
     public func postEvent(
@@ -98,7 +106,10 @@ extension OnceOnly {
     /// Runs of the account, most recent first: `{"total", "items": [...]}` (`GET /runs`). Not
     /// wrapped by the official SDKs (the dashboard uses it).
     ///
-    /// - Parameter q: Only runs whose id starts with this prefix.
+    /// - Parameters:
+    ///   - limit: Page size, 1–500 (default 50).
+    ///   - offset: Runs to skip.
+    ///   - q: Only runs whose id starts with this prefix.
     public func listRuns(limit: Int = 50, offset: Int = 0, q: String? = nil) async throws -> JSONObject {
         var query = [("limit", String(limit)), ("offset", String(offset))]
         if let q { query.append(("q", q)) }

@@ -35,7 +35,14 @@ public final class SQLiteStore: OnceStorage {
         self.pool = try DatabasePool(path: path, configuration: config)
         self.clock = clock
         self.path = path
-        try Self.migrator.migrate(pool)
+        do {
+            try Self.migrator.migrate(pool)
+        } catch {
+            // Several processes (once-exec wrappers started together) may create a new file at
+            // the same moment; the loser's migration fails on tables the winner just made.
+            // That is fine as long as the schema is complete now.
+            guard try pool.read({ try Self.migrator.hasCompletedMigrations($0) }) else { throw error }
+        }
     }
 
     public static let systemClock: @Sendable () -> Timestamp = {

@@ -173,12 +173,18 @@ struct BackendOptions: ParsableArguments {
             guard let key = env["ONCEONLY_API_KEY"], !key.isEmpty else {
                 throw ValidationError("a server is set (\(url)) but ONCEONLY_API_KEY is not")
             }
-            return try RemoteBackend(baseURL: url, apiKey: key)
+            do {
+                return try RemoteBackend(baseURL: url, apiKey: key)
+            } catch {
+                throw ValidationError("cannot use server \(url): \(error)")
+            }
         }
         do {
             return try LocalBackend(path: state ?? LocalBackend.defaultPath)
         } catch {
-            throw ValidationError(error.description)
+            // Not a usage error: say what failed in one line and exit with the internal code.
+            FileHandle.standardError.write(Data("once-exec: \(error.description)\n".utf8))
+            throw ExitCode(ExecOutcome.internalError.defaultCode)
         }
     }
 }

@@ -535,3 +535,23 @@ import Testing
         #expect(sent.write?.resultHash == "client")
     }
 }
+
+@Suite struct FinishReplayRules {
+    @Test func onlyTheIdenticalFinishReplays() {
+        let t0 = Timestamp(seconds: 1_000)
+        let acquired = LeaseEngine.apply(
+            .acquire(.init(ttl: 60, newLeaseId: "lease_a")), to: nil, key: "k", now: t0, quota: Quota(plan: .agency, usage: 0))
+        let first = LeaseEngine.apply(
+            .complete(leaseId: "lease_a", result: .object(["a": .int(1)]), resultHash: nil), to: acquired.write, key: "k",
+            now: t0, quota: Quota(plan: .agency, usage: 0))
+        let same = LeaseEngine.apply(
+            .complete(leaseId: "lease_a", result: .object(["a": .int(1)]), resultHash: nil), to: first.write, key: "k",
+            now: t0, quota: Quota(plan: .agency, usage: 0))
+        #expect(same.reply == .completed(first.write!, replay: true))
+        let other = LeaseEngine.apply(
+            .complete(leaseId: "lease_a", result: .object(["a": .int(2)]), resultHash: nil), to: first.write, key: "k",
+            now: t0, quota: Quota(plan: .agency, usage: 0))
+        #expect(other.reply == .notActive(first.write!))
+        #expect(other.write == nil)
+    }
+}

@@ -26,6 +26,7 @@ struct SplitMix64: RandomNumberGenerator {
         var deadline = Timestamp(milliseconds: 0)
         var ttl = 0
         var doneAt: Timestamp? = nil
+        var resultHash: String? = nil
     }
 
     @Test(arguments: [1, 42, 0xDEAD_BEEF] as [UInt64])
@@ -94,7 +95,10 @@ struct SplitMix64: RandomNumberGenerator {
                 command = acquire(
                     "lease_\(step)", ttl: ttl ?? 60, retryFailed: Int.random(in: 0..<5, using: &rng) == 0)
             case 3..<5: command = .extend(leaseId: ownerId, ttl: ttl)
-            case 5..<7: command = .complete(leaseId: ownerId, result: .object(["step": .int(Int64(step))]), resultHash: nil)
+            case 5..<7:
+                // Two possible results, so both replays and conflicting repeats occur.
+                command = .complete(
+                    leaseId: ownerId, result: .object(["variant": .int(Int64(step % 2))]), resultHash: nil)
             case 7..<9: command = .fail(leaseId: ownerId, errorCode: "fn_error", errorHash: nil)
             default: command = .cancel(leaseId: ownerId, reason: nil)
             }
@@ -133,7 +137,13 @@ struct SplitMix64: RandomNumberGenerator {
                 switch model.state {
                 case nil, .absent: predicted = "notFound"
                 case .held: predicted = id == model.leaseId ? name : "mismatch"
-                case let s? where s == target && id == model.leaseId: predicted = name + "-replay"
+                case let s? where s == target && id == model.leaseId:
+                    // Only the identical call replays; another result for a finished lease conflicts.
+                    if case .complete(_, let result, _) = command, result?.canonicalHash != model.resultHash {
+                        predicted = "notActive"
+                    } else {
+                        predicted = name + "-replay"
+                    }
                 default: predicted = "notActive"
                 }
             }
@@ -194,7 +204,10 @@ struct SplitMix64: RandomNumberGenerator {
                 case .extend(_, let newTTL):
                     model.ttl = newTTL ?? model.ttl
                     model.deadline = now.adding(seconds: model.ttl)
-                case .complete: model.state = .completed; model.doneAt = now
+                case .complete(_, let result, _):
+                    model.state = .completed
+                    model.doneAt = now
+                    model.resultHash = result?.canonicalHash
                 case .fail: model.state = .failed; model.doneAt = now
                 case .cancel: model.state = .canceled; model.doneAt = now
                 }

@@ -1,0 +1,107 @@
+import Foundation
+@testable import OnceOnly
+import Testing
+
+@Suite("idempotent and idempotentAI helpers")
+struct IdempotentTests {
+    @Test("TypeScript key derivation: the official test vector")
+    func testVector() {
+        #expect(
+            OnceOnly.idempotencyKey(name: "sendWelcome", arguments: ["user_123"])
+                == "0c2b80a9846735275c89dc4c2d094695dce86e68943df423ee80d9d95b779c74")
+    }
+
+    @Test(
+        "arguments stringify like JSON.stringify(arg, sortedTopLevelKeys(arg))",
+        arguments: [
+            (JSON.object(["b": 1, "a": ["c": 2]]), #"{"a":{},"b":1}"#),
+            ([["a": 1]], "[{}]"),
+            (["a": ["a": 1, "z": 2], "b": [["b": true]]], #"{"a":{"a":1},"b":[{"b":true}]}"#),
+            ("user_123", #""user_123""#),
+            ("line\n\"quote\" / é", #""line\n\"quote\" / é""#),
+            (1.0, "1"),
+            (0.5, "0.5"),
+            (nil, "null"),
+            ([1, "x", nil], #"[1,"x",null]"#),
+        ] as [(JSON, String)])
+    func stringify(argument: JSON, expected: String) {
+        #expect(TypeScriptKey.stringify(argument) == expected)
+    }
+
+    @Test("Encodable arguments go through JSONEncoder first")
+    func encodableArguments() {
+        struct User: Encodable { let id: String; let tags: [String] }
+        #expect(TypeScriptKey.stringifyArgument(User(id: "u1", tags: ["a"])) == #"{"id":"u1","tags":["a"]}"#)
+        #expect(TypeScriptKey.stringifyArgument("user_123") == #""user_123""#)
+        #expect(TypeScriptKey.stringifyArgument(Optional<Int>.none) == "null")
+    }
+
+    @Test("idempotent runs the body once per distinct arguments; duplicates return nil or onDuplicate")
+    func idempotent() async throws {
+        try await withOnceServer { server in
+            let client = try server.client()
+            let sent = Locked<[String]>([])
+            let sendWelcome = client.idempotent(name: "sendWelcome") { (userId: String) -> String in
+                sent.withValue { $0.append(userId) }
+                return "sent to \(userId)"
+            }
+            #expect(try await sendWelcome("user_123") == "sent to user_123")
+            #expect(try await sendWelcome("user_123") == nil)
+            #expect(try await sendWelcome("user_456") == "sent to user_456")
+            #expect(sent.current == ["user_123", "user_456"])
+
+            // The lock key is the TypeScript one, so a TypeScript process would see a duplicate.
+            let vector = try await client.checkLock(
+                key: "func:0c2b80a9846735275c89dc4c2d094695dce86e68943df423ee80d9d95b779c74")
+            #expect(vector.isDuplicate)
+
+            let charge = client.idempotent(
+                name: "charge", keyPrefix: "pay", ttl: 60, key: { (invoice: String, _: Int) in invoice },
+                onDuplicate: { (invoice: String, _: Int) in "already charged \(invoice)" }
+            ) { (invoice: String, cents: Int) in "charged \(invoice) \(cents)" }
+            #expect(try await charge("INV-1", 100) == "charged INV-1 100")
+            #expect(try await charge("INV-1", 200) == "already charged INV-1")
+            #expect(try await client.checkLock(key: "pay:INV-1").isDuplicate)
+        }
+    }
+
+    @Test("idempotent proceeds when the lock fails open, and propagates other lock errors")
+    func idempotentFailOpen() async throws {
+        try await withScriptedServer(fallback: { _ in .json(500, ["detail": "boom"]) }) { server in
+            let runs = Locked(0)
+            let open = try server.client().idempotent(name: "f") { () -> Int in runs.withValue { $0 += 1; return $0 } }
+            #expect(try await open() == 1)
+            #expect(try await open() == 2)
+            let strict = try server.client(failOpen: false).idempotent(name: "f") { () -> Int in 0 }
+            await #expect(throws: OnceOnlyError.self) { try await strict() }
+        }
+    }
+
+    @Test("idempotentAI returns the stored AIResult and runs the body once per key")
+    func idempotentAI() async throws {
+        try await withOnceServer { server in
+            let client = try server.client()
+            let runs = Locked(0)
+            let summarize = client.idempotentAI(
+                key: { (ticket: String) in "summary:\(ticket)" }, ttl: 60,
+                metadata: { (ticket: String) in ["ticket": .string(ticket)] }
+            ) { (ticket: String) -> JSON in
+                runs.withValue { $0 += 1 }
+                return ["ticket": .string(ticket), "summary": "short"]
+            }
+            let first = try await summarize("T-42")
+            #expect(first.status == "completed" && first.result == ["ticket": "T-42", "summary": "short"])
+            #expect(try await summarize("T-42") == first)
+            _ = try await summarize("T-43")
+            #expect(runs.current == 2)
+
+            let fixed = client.idempotentAI(key: "nightly-report") { () -> String in
+                runs.withValue { $0 += 1 }
+                return "done"
+            }
+            #expect(try await fixed().result == ["value": "done"])
+            #expect(try await fixed().result == ["value": "done"])
+            #expect(runs.current == 3)
+        }
+    }
+}
