@@ -9,7 +9,6 @@ import Foundation
 /// handed to that group while it runs.
 public final class ChildProcess: Sendable {
     public let pid: pid_t
-    let tookTerminal: Bool
 
     public enum SpawnError: Error, Equatable, CustomStringConvertible {
         case notFound(String)
@@ -46,39 +45,56 @@ public final class ChildProcess: Sendable {
         throw .notFound(command)
     }
 
-    /// Starts the child. Call on the main thread: the parent-death signal is tied to the thread
-    /// that forks, and the main thread lives as long as once-exec does.
-    @MainActor
+    /// Starts the child from a dedicated thread that then waits for it and ends with it.
+    ///
+    /// The parent-death signal belongs to the *thread* that forks, not the process: forking
+    /// from a pool thread that the runtime retires after a few idle seconds would SIGKILL a
+    /// healthy child. This thread lives exactly as long as the child, and reaps it (no zombies).
     public static func spawn(
         path: String, argv: [String], environment: [String: String], stdoutFD: Int32 = -1, stderrFD: Int32 = -1,
         takeTerminal: Bool = true
-    ) throws(SpawnError) -> ChildProcess {
-        let cArgs = argv.map { strdup($0) } + [nil]
-        let cEnv = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            cArgs.forEach { free($0) }
-            cEnv.forEach { free($0) }
-        }
-        var error: Int32 = 0
-        let pid = cArgs.withUnsafeBufferPointer { args in
-            cEnv.withUnsafeBufferPointer { env in
-                once_spawn(path, args.baseAddress, env.baseAddress, stdoutFD, stderrFD, takeTerminal ? 1 : 0, &error)
+    ) async throws(SpawnError) -> ChildProcess {
+        let exit = ExitBox()
+        let started: Result<pid_t, SpawnError> = await withCheckedContinuation { continuation in
+            let thread = Thread {
+                let cArgs = argv.map { strdup($0) } + [nil]
+                let cEnv = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+                var error: Int32 = 0
+                let pid = cArgs.withUnsafeBufferPointer { args in
+                    cEnv.withUnsafeBufferPointer { env in
+                        once_spawn(path, args.baseAddress, env.baseAddress, stdoutFD, stderrFD, takeTerminal ? 1 : 0, &error)
+                    }
+                }
+                cArgs.forEach { free($0) }
+                cEnv.forEach { free($0) }
+                guard pid > 0 else {
+                    let why = String(cString: strerror(error))
+                    switch error {
+                    case ENOENT: continuation.resume(returning: .failure(.notFound(argv[0])))
+                    case EACCES, ENOEXEC, EISDIR: continuation.resume(returning: .failure(.notExecutable(argv[0], why)))
+                    default: continuation.resume(returning: .failure(.failed(argv[0], why)))
+                    }
+                    return
+                }
+                continuation.resume(returning: .success(pid))
+                let status = once_wait(pid)
+                if takeTerminal { once_terminal_reclaim() }
+                exit.deliver(ExitStatus(raw: status))
             }
+            thread.name = "once-exec child"
+            thread.start()
         }
-        if pid < 0 {
-            let why = String(cString: strerror(error))
-            switch error {
-            case ENOENT: throw .notFound(argv[0])
-            case EACCES, ENOEXEC, EISDIR: throw .notExecutable(argv[0], why)
-            default: throw .failed(argv[0], why)
-            }
+        switch started {
+        case .success(let pid): return ChildProcess(pid: pid, exit: exit)
+        case .failure(let error): throw error
         }
-        return ChildProcess(pid: pid, tookTerminal: takeTerminal)
     }
 
-    init(pid: pid_t, tookTerminal: Bool) {
+    private let exit: ExitBox
+
+    init(pid: pid_t, exit: ExitBox) {
         self.pid = pid
-        self.tookTerminal = tookTerminal
+        self.exit = exit
     }
 
     /// Signals the whole group, so `sh -c 'sleep 100 & wait'` ends with its grandchildren.
@@ -86,15 +102,34 @@ public final class ChildProcess: Sendable {
         if kill(-pid, signal) != 0 { kill(pid, signal) }
     }
 
-    /// Waits on a dedicated thread (waitpid blocks) and reaps the child: no zombies.
-    public func waitForExit() async -> ExitStatus {
-        let pid = self.pid
-        let raw = await withCheckedContinuation { (continuation: CheckedContinuation<Int32, Never>) in
-            let thread = Thread { continuation.resume(returning: once_wait(pid)) }
-            thread.start()
+    /// Waits until the child has exited (its thread reaped it).
+    public func waitForExit() async -> ExitStatus { await exit.value() }
+}
+
+/// Hands the exit status from the waiting thread to whoever awaits it.
+final class ExitBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var status: ExitStatus?
+    private var waiters: [CheckedContinuation<ExitStatus, Never>] = []
+
+    func deliver(_ s: ExitStatus) {
+        let toResume = lock.withLock {
+            status = s
+            defer { waiters = [] }
+            return waiters
         }
-        if tookTerminal { once_terminal_reclaim() }
-        return ExitStatus(raw: raw)
+        toResume.forEach { $0.resume(returning: s) }
+    }
+
+    func value() async -> ExitStatus {
+        await withCheckedContinuation { continuation in
+            let ready: ExitStatus? = lock.withLock {
+                if let status { return status }
+                waiters.append(continuation)
+                return nil
+            }
+            if let ready { continuation.resume(returning: ready) }
+        }
     }
 }
 

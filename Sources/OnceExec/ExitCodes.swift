@@ -2,7 +2,8 @@
 /// `--exit-code OUTCOME=N`, as `flock -E` does for conflicts).
 ///
 /// The child's own exit code is passed through unchanged, and death by signal N is 128+N, so
-/// the wrapper's own outcomes use codes a shell does not: 200–206, and sysexits' 64 for usage.
+/// the wrapper's own outcomes use codes a shell does not: 200–204 and 206, sysexits' 64 (usage)
+/// and 78 (refused by the service), and the shell's own 127 for a command that cannot start.
 public enum ExecOutcome: String, Sendable, CaseIterable, Codable {
     /// The child ran; its exit code (or 128+signal) is the wrapper's.
     case ran
@@ -22,6 +23,9 @@ public enum ExecOutcome: String, Sendable, CaseIterable, Codable {
     case refused
     /// The child ran longer than `--max-runtime` and was stopped.
     case timeout
+    /// A signal reached once-exec before COMMAND started (while waiting, say): exit 128+N,
+    /// as if once-exec had been killed by it. Not remappable.
+    case interrupted
     /// Usage error: bad flags, a bad KEY template, an unknown time zone.
     case usage
     /// The command could not be started (not found, not executable).
@@ -40,6 +44,7 @@ public enum ExecOutcome: String, Sendable, CaseIterable, Codable {
         case .skipped: 0
         case .refused: 78
         case .timeout: 204
+        case .interrupted: 130
         case .usage: 64
         case .spawnFailed: 127
         case .internalError: 206
@@ -55,10 +60,15 @@ public struct ExitCodeMap: Sendable, Equatable {
 
     public func code(for outcome: ExecOutcome) -> Int32 { codes[outcome] ?? outcome.defaultCode }
 
+    public func isRemapped(_ outcome: ExecOutcome) -> Bool { codes[outcome] != nil }
+
     /// Parses `OUTCOME=N` (N in 0–255). `ran` cannot be remapped: it is the child's own code.
     public mutating func apply(_ spec: String) throws(ExitCodeMapError) {
         let parts = spec.split(separator: "=", maxSplits: 1).map(String.init)
-        guard parts.count == 2, let outcome = ExecOutcome(rawValue: parts[0]), outcome != .ran else {
+        // `ran` is the child's own code; `usage` and `interrupted` happen before or outside any mapping.
+        guard parts.count == 2, let outcome = ExecOutcome(rawValue: parts[0]),
+            ![.ran, .usage, .interrupted].contains(outcome)
+        else {
             throw .badSpec(spec)
         }
         guard let n = Int32(parts[1]), (0...255).contains(n) else { throw .badSpec(spec) }
@@ -72,7 +82,8 @@ public enum ExitCodeMapError: Error, CustomStringConvertible {
         switch self {
         case .badSpec(let s):
             "bad --exit-code \(s): expected OUTCOME=N with N in 0-255 and OUTCOME one of "
-                + ExecOutcome.allCases.filter { $0 != .ran }.map(\.rawValue).joined(separator: ", ")
+                + ExecOutcome.allCases.filter { ![.ran, .usage, .interrupted].contains($0) }.map(\.rawValue)
+                .joined(separator: ", ")
         }
     }
 }

@@ -31,7 +31,7 @@ public enum BackendError: Error, Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .unreachable(let m): "lease service unreachable: \(m)"
-        case .refused(let status, let m): "lease service refused the request (HTTP \(status)): \(m)"
+        case .refused(_, let m): "lease service refused the request: \(m)"
         case .storage(let m): "local store error: \(m)"
         }
     }

@@ -1,18 +1,28 @@
 import Foundation
 import OnceCore
 import OnceStore
+import Synchronization
 
 /// Leases in a SQLite file on this host: like flock, no server. Several once-exec processes
 /// share the file; SQLite's locking serialises their transactions.
 public struct LocalBackend: LeaseBackend {
     let store: SQLiteStore
     let account: AccountContext
+    /// Timeline events wait here and go into the next lease transaction, so a run costs two
+    /// commits (acquire, finish) plus one per renewal, not one more per event.
+    private let pending = PendingEvents()
+
+    final class PendingEvents: Sendable {
+        private let events = Mutex<[RunEvent]>([])
+        func add(_ e: RunEvent) { events.withLock { $0.append(e) } }
+        func take() -> [RunEvent] { events.withLock { e in defer { e = [] }; return e } }
+    }
 
     public var name: String { "local store \(store.path)" }
 
     public init(path: String) throws(BackendError) {
         do {
-            store = try SQLiteStore(path: path)
+            store = try SQLiteStore(path: path, recordsActivity: false)
             account = try store.localAccount()
         } catch {
             throw .storage("cannot open \(path): \(error)")
@@ -58,8 +68,10 @@ public struct LocalBackend: LeaseBackend {
     }
 
     public func extend(key: String, leaseId: String, ttl: Int) async throws(BackendError) -> RenewResult {
+        let events = pending.take()
         let reply = try await run {
-            try await store.lease(account: account, key: key, command: .extend(leaseId: leaseId, ttl: ttl), requestId: nil)
+            try await store.lease(
+                account: account, key: key, command: .extend(leaseId: leaseId, ttl: ttl), requestId: nil, runEvents: events)
         }
         if case .extended = reply { return .renewed }
         return .rejected(Self.describe(reply))
@@ -80,7 +92,10 @@ public struct LocalBackend: LeaseBackend {
     }
 
     private func finish(_ key: String, _ command: LeaseCommand) async throws(BackendError) -> FinishResult {
-        let reply = try await run { try await store.lease(account: account, key: key, command: command, requestId: nil) }
+        let events = pending.take()
+        let reply = try await run {
+            try await store.lease(account: account, key: key, command: command, requestId: nil, runEvents: events)
+        }
         switch reply {
         case .completed, .failed, .canceled: return .done
         default: return .rejected(Self.describe(reply))
@@ -111,7 +126,7 @@ public struct LocalBackend: LeaseBackend {
     public func record(runId: String, event: RunEvent) async {
         var event = event
         event.runId = runId
-        _ = try? await store.appendRunEvent(account: account, event)
+        pending.add(event)
     }
 
     public func timeline(runId: String) async throws(BackendError) -> [StoredEvent] {

@@ -105,7 +105,9 @@ public struct RemoteBackend: LeaseBackend {
     }
 
     public func record(runId: String, event: RunEvent) async {
-        var body: JSONObject = ["run_id": .string(runId), "type": .string(event.type), "ts": .int(Int(event.ts.unixSeconds))]
+        // No `ts`: the server stamps its own time, which orders these events among its own
+        // run_started/run_finished (whole client seconds would sort before them).
+        var body: JSONObject = ["run_id": .string(runId), "type": .string(event.type)]
         if let s = event.status { body["status"] = .string(s) }
         if let m = event.message { body["message"] = .string(m) }
         if let l = event.leaseId { body["lease_id"] = .string(l) }

@@ -34,10 +34,23 @@ public struct RunRecord: Sendable, Equatable {
             o["signal"] = .string(signalName(s))
             o["signal_number"] = .int(Int64(s))
         }
-        o["stdout_tail"] = stdoutTail.map { .string($0) } ?? .null
-        o["stderr_tail"] = stderrTail.map { .string($0) } ?? .null
+        // The record must fit the service's result limit (256 KiB) even when the captured bytes
+        // are control characters that JSON escapes six-fold: shorten the tails, keeping their ends.
+        var out = stdoutTail
+        var err = stderrTail
+        while true {
+            o["stdout_tail"] = out.map { .string($0) } ?? .null
+            o["stderr_tail"] = err.map { .string($0) } ?? .null
+            let size = JSONValue.object(o).canonicalText.utf8.count
+            if size <= Self.maxRecordBytes { break }
+            out = out.map { String($0.suffix($0.count / 2)) }
+            err = err.map { String($0.suffix($0.count / 2)) }
+            o["output_truncated"] = .bool(true)
+        }
         return .object(o)
     }
+
+    public static let maxRecordBytes = 192 * 1024
 
     static func iso(_ d: Date) -> String {
         Timestamp(milliseconds: Int64((d.timeIntervalSince1970 * 1000).rounded(.down))).iso8601

@@ -13,8 +13,10 @@ public struct Runner {
     let backend: any LeaseBackend
     let reporter: Reporter
     let environment: [String: String]
+    let relay: SignalRelay
 
-    public init(options: ExecOptions, backend: any LeaseBackend, verbose: Bool = false) {
+    public init(options: ExecOptions, backend: any LeaseBackend, relay: SignalRelay, verbose: Bool = false) {
+        self.relay = relay
         self.options = options
         self.backend = backend
         self.reporter = Reporter(quiet: options.quiet, verbose: verbose)
@@ -35,7 +37,7 @@ public struct Runner {
             path = try ChildProcess.resolve(argv[0], path: environment["PATH"])
         } catch {
             reporter.warn(error.description)
-            return summary(.spawnFailed, error.description)
+            return spawnFailure(error)
         }
         let runId = "run_" + APIKeyMaterial.randomToken(length: 20)
         let clock = ContinuousClock()
@@ -50,6 +52,13 @@ public struct Runner {
                     key: options.key, ttl: options.ttl, runId: runId, retryFailed: options.retryFailed)
             } catch {
                 return await unreachable(error, path: path, argv: argv, runId: runId)
+            }
+            if let signal = relay.pending {
+                if case .acquired(let lease) = acquired {
+                    _ = try? await backend.cancel(
+                        key: lease.key, leaseId: lease.leaseId, reason: "interrupted by \(signalName(signal)) before start")
+                }
+                return interrupted(signal)
             }
             switch acquired {
             case .acquired(let lease):
@@ -73,14 +82,32 @@ public struct Runner {
                 {
                     return adopt(status)
                 }
-                let remaining = clock.now.duration(to: waitUntil)
-                try? await Task.sleep(for: min(pollDelay, remaining))
+                // Sleep in short steps so a signal ends the wait at once.
+                let wakeAt = clock.now.advanced(by: min(pollDelay, clock.now.duration(to: waitUntil)))
+                while clock.now < wakeAt, relay.pending == nil {
+                    try? await Task.sleep(for: min(.milliseconds(50), clock.now.duration(to: wakeAt)))
+                }
+                if let signal = relay.pending { return interrupted(signal) }
                 pollDelay = min(pollDelay * 2, .seconds(2))
             }
         }
     }
 
     // MARK: outcomes without running
+
+    /// 127 when the command does not exist, 126 when it cannot be executed, as shells say.
+    private func spawnFailure(_ error: ChildProcess.SpawnError) -> ExecSummary {
+        var s = summary(.spawnFailed, error.description)
+        if case .notExecutable = error, !options.exitCodes.isRemapped(.spawnFailed) { s.exitCode = 126 }
+        return s
+    }
+
+    /// A signal to once-exec before COMMAND started: stop, as if killed by it.
+    private func interrupted(_ signal: Int32) -> ExecSummary {
+        let message = "interrupted by \(signalName(signal)) before \(options.key) ran"
+        reporter.note(message)
+        return summary(.interrupted, message, exitCode: 128 + signal)
+    }
 
     private func finished(_ status: KeyStatus) -> ExecSummary {
         let stored = StoredRun(status.result)
@@ -175,7 +202,7 @@ public struct Runner {
         let startedAt = Date()
         let child: ChildProcess
         do {
-            child = try ChildProcess.spawn(
+            child = try await ChildProcess.spawn(
                 path: path, argv: argv, environment: env, stdoutFD: out?.writeFD ?? -1, stderrFD: err?.writeFD ?? -1)
         } catch {
             out?.closeWriteEnd()
@@ -184,7 +211,7 @@ public struct Runner {
             if let lease {
                 _ = try? await backend.cancel(key: lease.key, leaseId: lease.leaseId, reason: "spawn failed: \(error)")
             }
-            var s = summary(.spawnFailed, error.description)
+            var s = spawnFailure(error)
             s.runId = runId
             return s
         }
@@ -197,13 +224,17 @@ public struct Runner {
             onLeaseLost: options.onLeaseLost, leased: lease != nil)
         let supervisor = Supervisor(
             machine: SupervisorMachine(policy: policy), start: acquiredAt, backend: backend, lease: lease, runId: runId,
-            child: child, reporter: reporter)
+            child: child, reporter: reporter, relay: relay)
         supervisor.recordEvent(.childSpawned, detail: "pid \(child.pid): \(argv.joined(separator: " "))")
         let (status, machine) = await supervisor.run()
         let endedAt = Date()
         let stdoutTail = out?.finish(timeout: 1)
         let stderrTail = err?.finish(timeout: 1)
-        supervisor.recordEvent(.childExited, detail: status.errorCode)
+        await backend.record(
+            runId: runId,
+            event: RunEvent(
+                runId: runId, type: ExecEventKind.childExited.rawValue, ts: .now, leaseId: lease?.leaseId,
+                message: status.errorCode))
 
         var s = ExecSummary(
             key: options.key, runId: runId, outcome: .ran, exitCode: status.shellCode, fence: lease?.version,
@@ -227,7 +258,7 @@ public struct Runner {
             finish = await finishing { () async throws(BackendError) -> FinishResult in
                 try await backend.fail(key: lease.key, leaseId: lease.leaseId, errorCode: "max_runtime", record: record)
             }
-        } else if case .signal(let sig)? = machine.stopReason, !status.succeeded {
+        } else if let sig = interruption(machine.stopReason, status), !status.succeeded {
             outcome = "canceled"
             s.message = "interrupted by \(signalName(sig)); the lease was canceled"
             finish = await finishing { () async throws(BackendError) -> FinishResult in
@@ -260,6 +291,15 @@ public struct Runner {
         return s
     }
 
+    /// An interrupted run is canceled (it may run again), not failed: a signal to once-exec
+    /// that was forwarded, or the child's death by a keyboard signal (Ctrl-C or Ctrl-\ reach
+    /// the child's group directly when it owns the terminal).
+    private func interruption(_ reason: StopReason?, _ status: ExitStatus) -> Int32? {
+        if case .signal(let s)? = reason { return s }
+        if case .signaled(let s) = status, s == SIGINT || s == SIGQUIT { return s }
+        return nil
+    }
+
     /// Finishing is retried briefly: the child's work is done and losing its outcome would make
     /// the next run repeat it.
     private func finishing(_ body: () async throws(BackendError) -> FinishResult) async -> FinishResult? {
@@ -277,12 +317,19 @@ public struct Runner {
         return nil
     }
 
+    /// gethostname(2): ProcessInfo.hostName may resolve the name through DNS.
+    static var hostName: String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count) == 0 else { return "unknown" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     private func record(
         _ lease: Lease, _ runId: String, _ argv: [String], _ startedAt: Date, _ endedAt: Date, _ status: ExitStatus,
         _ outcome: String, _ out: (text: String, truncated: Bool)?, _ err: (text: String, truncated: Bool)?
     ) -> JSONValue {
         RunRecord(
-            key: lease.key, runId: runId, fence: lease.version, host: ProcessInfo.processInfo.hostName,
+            key: lease.key, runId: runId, fence: lease.version, host: Self.hostName,
             pid: getpid(), argv: argv, startedAt: startedAt, endedAt: endedAt, exit: status, outcome: outcome,
             stdoutTail: out?.text, stderrTail: err?.text
         ).json

@@ -1,5 +1,6 @@
 import COnceSpawn
 import Dispatch
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -31,4 +32,38 @@ public final class SignalForwarder: @unchecked Sendable {
     }
 
     public func cancel() { sources.forEach { $0.cancel() } }
+}
+
+/// Where forwarded signals go: held until the supervisor attaches (a signal that arrives while
+/// once-exec waits for a key or before the child starts means "stop now"), then passed on.
+public final class SignalRelay: Sendable {
+    private struct State {
+        var pending: [Int32] = []
+        var handler: (@Sendable (Int32) -> Void)?
+    }
+    private let state = Mutex(State())
+
+    public init() {}
+
+    public func deliver(_ signal: Int32) {
+        let handler: (@Sendable (Int32) -> Void)? = state.withLock { s in
+            if s.handler == nil { s.pending.append(signal) }
+            return s.handler
+        }
+        handler?(signal)
+    }
+
+    /// The first signal received while nothing was attached.
+    public var pending: Int32? { state.withLock { $0.pending.first } }
+
+    /// Routes signals to `handler` from now on; returns those that arrived before.
+    func attach(_ handler: @escaping @Sendable (Int32) -> Void) -> [Int32] {
+        state.withLock { s in
+            s.handler = handler
+            defer { s.pending = [] }
+            return s.pending
+        }
+    }
+
+    func detach() { state.withLock { $0.handler = nil } }
 }

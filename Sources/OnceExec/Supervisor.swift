@@ -26,6 +26,7 @@ final class Supervisor {
     private let clock = ContinuousClock()
     private let start: ContinuousClock.Instant
     private let reporter: Reporter
+    private let relay: SignalRelay
     private let events: AsyncStream<Event>
     private let sink: AsyncStream<Event>.Continuation
     private var timer: Task<Void, Never>?
@@ -33,8 +34,9 @@ final class Supervisor {
 
     init(
         machine: SupervisorMachine, start: ContinuousClock.Instant, backend: any LeaseBackend, lease: Lease?,
-        runId: String, child: ChildProcess, reporter: Reporter
+        runId: String, child: ChildProcess, reporter: Reporter, relay: SignalRelay
     ) {
+        self.relay = relay
         self.machine = machine
         self.start = start
         self.backend = backend
@@ -50,7 +52,7 @@ final class Supervisor {
     /// Supervises until the child exits; returns how it ended and the machine's final state.
     func run() async -> (ExitStatus, SupervisorMachine) {
         let sink = self.sink
-        let forwarder = SignalForwarder { sink.yield(.signal($0)) }
+        for early in relay.attach({ sink.yield(.signal($0)) }) { sink.yield(.signal(early)) }
         let child = self.child
         Task.detached { sink.yield(.exited(await child.waitForExit())) }
         perform(machine.tick(now: now))
@@ -80,7 +82,7 @@ final class Supervisor {
             schedule()
         }
         timer?.cancel()
-        forwarder.cancel()
+        relay.detach()
         for task in pending { await task.value }
         return (status, machine)
     }

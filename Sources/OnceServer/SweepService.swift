@@ -25,6 +25,8 @@ struct SweepService: Service {
                     if report.total == 0 || Task.isCancelled { break }
                 }
                 if removed > 0 { logger.debug("retention sweep", metadata: ["rows": "\(removed)"]) }
+            } catch is CancellationError {
+                return
             } catch {
                 logger.error("retention sweep failed", metadata: ["error": "\(error)"])
             }

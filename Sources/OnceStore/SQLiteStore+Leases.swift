@@ -39,6 +39,13 @@ extension SQLiteStore {
     public func lease(account: AccountContext, key: String, command: LeaseCommand, requestId: String?)
         async throws -> LeaseReply
     {
+        try await lease(account: account, key: key, command: command, requestId: requestId, runEvents: [])
+    }
+
+    /// Applies `command` and appends `runEvents` in the same transaction (one commit, one fsync).
+    public func lease(
+        account: AccountContext, key: String, command: LeaseCommand, requestId: String?, runEvents: [RunEvent]
+    ) async throws -> LeaseReply {
         try await pool.write { db in
             let now = self.clock()
             let stored = try Self.fetchLease(db, account: account.accountId, key: key)
@@ -48,7 +55,13 @@ extension SQLiteStore {
             if let record = transition.write {
                 try Self.saveLease(db, account: account.accountId, record)
             }
-            try Self.persist(transition.effects, db, account: account.accountId, now: now, requestId: requestId)
+            var effects = transition.effects
+            effects.runEvents += runEvents
+            if !self.recordsActivity {
+                effects.counters = CounterDelta()
+                effects.feed = []
+            }
+            try Self.persist(effects, db, account: account.accountId, now: now, requestId: requestId)
             return transition.reply
         }
     }

@@ -18,12 +18,16 @@ public final class SQLiteStore: OnceStorage {
     let pool: DatabasePool
     let clock: @Sendable () -> Timestamp
     public let path: String
+    /// Whether usage counters, daily metrics and the activity feed are kept. once-server keeps
+    /// them for its API; once-exec's local store does not, so a skipped run writes nothing.
+    let recordsActivity: Bool
 
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     public init(
-        path: String, durability: Durability = .full,
+        path: String, durability: Durability = .full, recordsActivity: Bool = true,
         clock: @escaping @Sendable () -> Timestamp = SQLiteStore.systemClock
     ) throws {
+        self.recordsActivity = recordsActivity
         var config = Configuration()
         config.busyMode = .timeout(10)
         let synchronous = durability == .full ? "FULL" : "NORMAL"

@@ -24,8 +24,9 @@ struct OnceExecCommand: AsyncParsableCommand {
 
             Exit codes: the command's own code; 128+N if it died of signal N; 200 held by another run;
             201 previously failed; 202 lease lost; 203 service unreachable; 204 --max-runtime exceeded;
-            205 command could not be started; 206 internal error; 78 refused by the service; 64 usage.
-            A completed KEY exits 0. Remap any with --exit-code OUTCOME=N. See once-exec(1).
+            127 command not found (126 not executable); 206 internal error; 78 refused by the service;
+            64 usage; 128+N if signal N stopped once-exec before COMMAND started. A completed KEY
+            exits 0. Remap with --exit-code OUTCOME=N. See once-exec(1).
             """,
         version: "0.1.0",
         subcommands: [RunCommand.self, StatusCommand.self, TimelineCommand.self],

@@ -76,7 +76,7 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(name: .shortAndLong, help: "Say nothing when skipping.")
     var quiet = false
 
-    @Flag(name: .shortAndLong, help: "Report renewals, waits and retries on stderr.")
+    @Flag(name: .shortAndLong, help: "Report waits, failed or late renewals and retries on stderr.")
     var verbose = false
 
     @Argument(help: "The key to run once. Placeholders {date} {hour} {minute} {week} {month} {year} make slot keys.")
@@ -104,11 +104,14 @@ struct RunCommand: AsyncParsableCommand {
             }
             slot = parsed
         }
-        let expanded: String
-        do {
-            expanded = try KeyTemplate(key).expand(at: slot, in: zone)
-        } catch {
-            throw ValidationError(error.description)
+        var expanded = key
+        let template = KeyTemplate(key)
+        if template.hasPlaceholders {
+            do {
+                expanded = try template.expand(at: slot, in: zone)
+            } catch {
+                throw ValidationError(error.description)
+            }
         }
         if let issue = Rules.checkKey(expanded, loc: ["KEY"]) { throw ValidationError("KEY: \(issue.msg)") }
         var options = ExecOptions(key: expanded, command: command)
@@ -147,9 +150,13 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         let options = try makeOptions()
-        let backend = try await self.backend.make()
+        // Take the signals over first: from here on INT/TERM/HUP/QUIT stop a wait or reach the child.
         SignalForwarder.prepare()
-        let summary = await Runner(options: options, backend: backend, verbose: verbose).run()
+        let relay = SignalRelay()
+        let forwarder = SignalForwarder { relay.deliver($0) }
+        defer { forwarder.cancel() }
+        let backend = try await self.backend.make(exitCodes: options.exitCodes)
+        let summary = await Runner(options: options, backend: backend, relay: relay, verbose: verbose).run()
         if options.json { print(summary.json.canonicalText) }
         throw ExitCode(summary.exitCode)
     }
@@ -166,7 +173,7 @@ struct BackendOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Local lease store (default $XDG_STATE_HOME/once/once-exec.sqlite).", valueName: "path"))
     var state: String?
 
-    func make() async throws -> any LeaseBackend {
+    func make(exitCodes: ExitCodeMap = ExitCodeMap()) async throws -> any LeaseBackend {
         let env = ProcessInfo.processInfo.environment
         let url = server ?? env["ONCEONLY_BASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
         if let url {
@@ -184,7 +191,7 @@ struct BackendOptions: ParsableArguments {
         } catch {
             // Not a usage error: say what failed in one line and exit with the internal code.
             FileHandle.standardError.write(Data("once-exec: \(error.description)\n".utf8))
-            throw ExitCode(ExecOutcome.internalError.defaultCode)
+            throw ExitCode(exitCodes.code(for: .internalError))
         }
     }
 }

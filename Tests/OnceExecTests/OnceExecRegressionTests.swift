@@ -1,0 +1,69 @@
+import Foundation
+import OnceCore
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Behaviours that once went wrong, each pinned by a test.
+@Suite("once-exec regressions", .serialized)
+struct OnceExecRegressionTests {
+    @Test("a child outlives the runtime's idle worker threads (the parent-death signal must not fire)")
+    func longChildIsNotKilled() throws {
+        let b = try Backend(.local)
+        let r = try b.run(["--json", "long", "--", "sleep", "7"])
+        #expect(r.code == 0, "\(r.stderr)")
+        #expect(r.summary["child_signal"] == .null)
+        #expect(try b.status("long")["status"] == .string("completed"))
+    }
+
+    @Test("SIGTERM while waiting for a key stops the wait at once; the command never runs")
+    func signalWhileWaiting() throws {
+        let b = try Backend(.local)
+        let holder = try b.start(["held", "--", "sleep", "3"])
+        Thread.sleep(forTimeInterval: 0.3)
+        let marker = b.sandbox.path("ran")
+        let waiter = try b.start(["--wait", "held", "--", "touch", marker])
+        Thread.sleep(forTimeInterval: 0.5)
+        let sent = Date()
+        waiter.signal(SIGTERM)
+        let r = waiter.wait(timeout: 10)
+        #expect(r.code == 128 + SIGTERM, "\(r.stderr)")
+        #expect(Date().timeIntervalSince(sent) < 1.5)
+        #expect(holder.wait().code == 0)
+        #expect(!FileManager.default.fileExists(atPath: marker))
+    }
+
+    @Test("a child killed by SIGINT (Ctrl-C reaches its group directly) leaves the key canceled, not failed")
+    func keyboardInterrupt() throws {
+        let b = try Backend(.local)
+        let r = try b.run(["ctrl-c", "--", "sh", "-c", "kill -INT $$"])
+        #expect(r.code == 128 + SIGINT)
+        #expect(try b.status("ctrl-c")["status"] == .string("canceled"))
+        #expect(try b.run(["ctrl-c", "--", "true"]).code == 0, "an interrupted key may run again")
+    }
+
+    @Test("a full --capture of control characters still fits the run record", arguments: Mode.allCases)
+    func captureOfControlBytes(mode: Mode) throws {
+        let b = try Backend(mode)
+        let r = try b.run([
+            "--capture", "65536", "noisy", "--", "sh", "-c", "head -c 200000 /dev/zero | tr '\\\\0' '\\\\001'",
+        ])
+        #expect(r.code == 0, "\(r.stderr)")
+        let s = try b.status("noisy")
+        #expect(s["status"] == .string("completed"), "\(s)")
+        #expect(s["run"]?["output_truncated"] == .bool(true))
+    }
+
+    @Test("a file that is not executable exits 126; a missing one 127")
+    func notExecutable() throws {
+        let b = try Backend(.local)
+        let file = b.sandbox.path("plain.txt")
+        FileManager.default.createFile(atPath: file, contents: Data("x".utf8))
+        let r = try b.run(["noexec", "--", file])
+        #expect(r.code == 126, "\(r.stderr)")
+        #expect(try b.run(["noexec", "--", b.sandbox.path("absent")]).code == 127)
+        #expect(try b.run(["--exit-code", "spawn=99", "noexec", "--", file]).code == 99)
+    }
+}
