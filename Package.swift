@@ -23,11 +23,13 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
     ],
     targets: [
-        .target(name: "OnceCore"),
+        .target(name: "OnceEncoding"),
+        .target(name: "OnceCore", dependencies: ["OnceEncoding"]),
         .target(
             name: "OnceStore",
             dependencies: [
                 "OnceCore",
+                "OnceEncoding",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
@@ -53,7 +55,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .target(name: "OnceOnly"),
+        .target(name: "OnceOnly", dependencies: ["OnceEncoding"]),
         .target(name: "COnceSpawn"),
         .target(
             name: "OnceExec",
@@ -72,7 +74,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "OnceCoreTests", dependencies: ["OnceCore"]),
+        .testTarget(name: "OnceCoreTests", dependencies: ["OnceCore", "OnceEncoding"]),
         .testTarget(
             name: "OnceOnlyTests",
             dependencies: [

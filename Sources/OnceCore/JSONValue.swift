@@ -1,3 +1,5 @@
+import OnceEncoding
+
 /// A JSON document held as a value, so the engine can size, hash and store client-supplied
 /// metadata and results without caring about their shape.
 public enum JSONValue: Sendable, Hashable {
@@ -121,26 +123,7 @@ extension JSONValue {
     }
 
     private static func writeString(_ s: String, into out: inout String) {
-        out += "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        out += "\""
+        JSONText.writeString(s, into: &out)
     }
 
     /// SHA-256 of the canonical text, lowercase hex.

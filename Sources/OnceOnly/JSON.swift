@@ -1,4 +1,5 @@
 import Foundation
+import OnceEncoding
 
 /// A JSON object as the SDK sends and receives it: member name to value.
 public typealias JSONObject = [String: JSON]
@@ -229,26 +230,7 @@ extension JSON {
 
     /// A string literal with the escapes `JSON.stringify` uses.
     static func writeString(_ s: String, to out: inout String) {
-        out += "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        out += "\""
+        JSONText.writeString(s, into: &out)
     }
 
     /// JavaScript's default string order (UTF-16 code units).

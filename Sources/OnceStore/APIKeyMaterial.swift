@@ -1,4 +1,5 @@
 import OnceCore
+import OnceEncoding
 
 /// How API keys look and how they are kept: `once_live_` and 32 random base-62 characters
 /// (190 bits), stored only as SHA-256. A fast hash is enough because the secret is random and

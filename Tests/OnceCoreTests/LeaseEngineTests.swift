@@ -1,3 +1,4 @@
+import OnceEncoding
 import Testing
 
 @testable import OnceCore

@@ -1,4 +1,5 @@
 import Foundation
+import OnceEncoding
 import Testing
 
 @testable import OnceCore

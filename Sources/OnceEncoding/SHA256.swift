@@ -1,8 +1,9 @@
 /// SHA-256 (FIPS 180-4) in plain Swift.
 ///
-/// The engine needs a digest for `result_hash` and for storing API keys, and it must stay free
-/// of I/O and of platform libraries; swift-crypto would add BoringSSL to every build for two
-/// call sites. Verified against the FIPS test vectors in `SHA256Tests`.
+/// The engine needs a digest for `result_hash` and stored API keys, the SDK one for derived
+/// idempotency keys; both must stay free of platform libraries, and swift-crypto would add
+/// BoringSSL to every build for three call sites. Verified against the FIPS test vectors in
+/// `SHA256Tests`.
 public enum SHA256 {
     private static let k: [UInt32] = [
         0x428a_2f98, 0x7137_4491, 0xb5c0_fbcf, 0xe9b5_dba5, 0x3956_c25b, 0x59f1_11f1, 0x923f_82a4, 0xab1c_5ed5,
