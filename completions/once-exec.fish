@@ -108,7 +108,7 @@ complete -c 'once-exec' -n '__once-exec_should_offer_completions_for_flags_or_op
 complete -c 'once-exec' -n '__once-exec_should_offer_completions_for_flags_or_options "once-exec run"' -l 'exit-code' -d 'Remap an outcome\'s exit code, e.g. held=1 (repeatable). Outcomes: completed held failed lost unreachable skipped refused timeout spawn internal.' -rfka ''
 complete -c 'once-exec' -n '__once-exec_should_offer_completions_for_flags_or_options "once-exec run" json' -l 'json' -d 'Print one JSON summary object on stdout when done.'
 complete -c 'once-exec' -n '__once-exec_should_offer_completions_for_flags_or_options "once-exec run" q quiet' -l 'quiet' -s 'q' -d 'Say nothing when skipping.'
-complete -c 'once-exec' -n '__once-exec_should_offer_completions_for_flags_or_options "once-exec run" v verbose' -l 'verbose' -s 'v' -d 'Report renewals, waits and retries on stderr.'
+complete -c 'once-exec' -n '__once-exec_should_offer_completions_for_flags_or_options "once-exec run" v verbose' -l 'verbose' -s 'v' -d 'Report waits, failed or late renewals and retries on stderr.'
 complete -c 'once-exec' -n '__once-exec_should_offer_completions_for_flags_or_options "once-exec run" version' -l 'version' -d 'Show the version.'
 complete -c 'once-exec' -n '__once-exec_should_offer_completions_for_flags_or_options "once-exec run" h help' -s 'h' -l 'help' -d 'Show help information.'
 complete -c 'once-exec' -n '__once-exec_should_offer_completions_for_flags_or_options "once-exec status" server' -l 'server' -d 'once-server base URL (default $ONCEONLY_BASE_URL); without one, leases live in the local --state file.' -rfka ''

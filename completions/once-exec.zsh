@@ -93,7 +93,7 @@ _once-exec_run() {
         '*--exit-code[Remap an outcome'\''s exit code, e.g. held=1 (repeatable). Outcomes\: completed held failed lost unreachable skipped refused timeout spawn internal.]:outcome=n:'
         '--json[Print one JSON summary object on stdout when done.]'
         '(--quiet -q)'{--quiet,-q}'[Say nothing when skipping.]'
-        '(--verbose -v)'{--verbose,-v}'[Report renewals, waits and retries on stderr.]'
+        '(--verbose -v)'{--verbose,-v}'[Report waits, failed or late renewals and retries on stderr.]'
         ':key:'
         '*:command:'
         '--version[Show the version.]'
