@@ -280,6 +280,11 @@ public struct Runner {
             reporter.warn("could not record the run's end: \(why)")
             s.outcome = .leaseLost
             s.message = "the lease was lost before the run ended: \(why)"
+        case nil where s.outcome == .ran && machine.leaseLost != nil:
+            // --on-lease-lost warn: the child was let finish, but the lease was already gone.
+            s.outcome = .leaseLost
+            s.message = "the run ended (\(outcome)) after its lease was lost; it could not be recorded"
+            reporter.warn(s.message!)
         case nil where s.outcome == .ran:
             s.outcome = .unreachable
             s.message = "the run ended (\(outcome)) but the lease service could not record it"

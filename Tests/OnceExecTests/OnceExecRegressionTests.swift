@@ -66,4 +66,19 @@ struct OnceExecRegressionTests {
         #expect(try b.run(["noexec", "--", b.sandbox.path("absent")]).code == 127)
         #expect(try b.run(["--exit-code", "spawn=99", "noexec", "--", file]).code == 99)
     }
+
+    @Test("--on-lease-lost warn lets the child finish, then exits with the lease-lost code")
+    func warnOnLeaseLoss() throws {
+        let b = try Backend(.remote)
+        let w = try b.start([
+            "--on-lease-lost", "warn", "--ttl", "3", "--kill-after", "0.5s", "warned", "--",
+            "sh", "-c", "sleep 3; echo child-finished",
+        ])
+        Thread.sleep(forTimeInterval: 1.2)
+        b.stopServer(SIGKILL)
+        let r = w.wait(timeout: 30)
+        #expect(r.stdout == "child-finished\n")
+        #expect(r.code == 202, "\(r.stderr)")
+        #expect(r.stderr.contains("lease_lost"))
+    }
 }
