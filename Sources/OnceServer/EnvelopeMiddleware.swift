@@ -9,6 +9,7 @@ import OnceStore
 struct EnvelopeMiddleware: RouterMiddleware {
     typealias Context = OnceRequestContext
     let routes: RouteTable
+    let bodyLimit: Int
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
@@ -37,7 +38,7 @@ struct EnvelopeMiddleware: RouterMiddleware {
             let allowed = routes.methods(for: request.uri.path)
             return allowed.isEmpty ? .routeNotFound : .methodNotAllowed(allowed: allowed)
         case .contentTooLarge:
-            return .bodyTooLarge(limit: 0)
+            return .bodyTooLarge(limit: bodyLimit)
         case .methodNotAllowed:
             return .methodNotAllowed(allowed: routes.methods(for: request.uri.path))
         default:

@@ -11,10 +11,9 @@ public enum OnceServerApp {
         let api = APIRoutes(store: store, configuration: configuration)
         var table = RouteTable()
         let router = Router(context: OnceRequestContext.self)
-        // The table is filled below, before the middleware reads it; build it first.
         for (method, path) in APIRoutes.paths { table.add(method, path) }
         table.add(.get, "/healthz")
-        router.add(middleware: EnvelopeMiddleware(routes: table))
+        router.add(middleware: EnvelopeMiddleware(routes: table, bodyLimit: configuration.bodyLimit))
         router.get("/healthz") { _, _ in JSONResponse.make(.object(["status": .string("ok")])) }
         let v1 = router.group("v1").add(middleware: AuthMiddleware(store: store))
         api.register(on: v1)

@@ -81,4 +81,60 @@ struct OnceExecRegressionTests {
         #expect(r.code == 202, "\(r.stderr)")
         #expect(r.stderr.contains("lease_lost"))
     }
+
+    /// Runs `script` in a real terminal (tmux), types `keys`, returns the screen.
+    func inTerminal(_ b: Backend, _ script: String, keys: [String]) throws -> String {
+        let socket = "once-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        // tmux clients hand their stdio to the server, which may keep it: never give them a
+        // pipe we read to the end. Output comes back through a file instead.
+        func tmux(_ args: [String]) throws {
+            // posix_spawn with /dev/null for stdio and a plain waitpid: the client's daemonised
+            // server must hold none of our pipes.
+            var actions = posix_spawn_file_actions_t()
+            posix_spawn_file_actions_init(&actions)
+            defer { posix_spawn_file_actions_destroy(&actions) }
+            for fd: Int32 in [0, 1, 2] {
+                posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0)
+            }
+            let argv = (["/usr/bin/tmux", "-L", socket] + args).map { strdup($0) } + [nil]
+            defer { argv.forEach { free($0) } }
+            var pid = pid_t()
+            guard posix_spawn(&pid, "/usr/bin/tmux", &actions, nil, argv, environ) == 0 else {
+                throw HarnessError.serverDidNotStart("tmux could not start")
+            }
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) < 0, errno == EINTR {}
+        }
+        var env = ""
+        for (k, v) in b.environment where k == "XDG_STATE_HOME" || k.hasPrefix("ONCEONLY_") { env += "\(k)='\(v)' " }
+        // The trailing sleep keeps the screen readable; the session ends by itself soon after.
+        try tmux(["new-session", "-d", "-s", "t", "-x", "100", "-y", "10", "env \(env)\(script); sleep 8"])
+        defer {
+            try? tmux(["kill-server"])
+            unlink("/tmp/tmux-\(getuid())/\(socket)")
+        }
+        Thread.sleep(forTimeInterval: 1)
+        for k in keys {
+            try tmux(["send-keys", "-t", "t", k])
+            Thread.sleep(forTimeInterval: 0.3)
+        }
+        Thread.sleep(forTimeInterval: 1.5)
+        let screen = b.sandbox.path("screen-\(socket)")
+        try tmux(["capture-pane", "-t", "t"])
+        try tmux(["save-buffer", screen])
+        return b.sandbox.read("screen-\(socket)") ?? ""
+    }
+
+    @Test("in a terminal the child can read it (no SIGTTIN hang), and Ctrl-C cancels the lease")
+    func terminal() throws {
+        let b = try Backend(.local)
+        let exec = Binaries.onceExec
+        let screen = try inTerminal(
+            b, "\(exec) tty -- sh -c 'read x; echo got-$x'; echo rc=$?", keys: ["hello", "Enter"])
+        #expect(screen.contains("got-hello"), "\(screen)")
+        #expect(screen.contains("rc=0"), "\(screen)")
+        let interrupted = try inTerminal(b, "\(exec) ctrl-c -- sleep 30; echo rc=$?", keys: ["C-c"])
+        #expect(interrupted.contains("rc=130"), "\(interrupted)")
+        #expect(try b.status("ctrl-c")["status"] == .string("canceled"))
+    }
 }
