@@ -44,7 +44,8 @@ public enum CheckLockEngine {
                 FeedEvent(
                     ts: now, type: "over_limit", key: key,
                     fields: ["plan": .string(plan.rawValue), "usage": .int(quota.usage), "limit": .int(limit)]))
-            return CheckLockTransition(write: nil, reply: .overLimit(usage: quota.usage, limit: limit), effects: effects)
+            return CheckLockTransition(
+                write: nil, reply: .overLimit(usage: quota.usage, limit: limit), effects: effects)
         }
         effects.counters.checksTotal = 1
         if let existing, existing.expiresAt > now {

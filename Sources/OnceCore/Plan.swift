@@ -10,11 +10,16 @@ public enum Plan: String, Sendable, CaseIterable, Codable {
         case .free:
             PlanLimits(makePerMonth: 1_000, aiPerMonth: 3_000, defaultTTL: 60, maxTTL: 3_600, tools: 1, hardCap: true)
         case .starter:
-            PlanLimits(makePerMonth: 20_000, aiPerMonth: 100_000, defaultTTL: 3_600, maxTTL: 86_400, tools: 20, hardCap: false)
+            PlanLimits(
+                makePerMonth: 20_000, aiPerMonth: 100_000, defaultTTL: 3_600, maxTTL: 86_400, tools: 20, hardCap: false)
         case .pro:
-            PlanLimits(makePerMonth: 200_000, aiPerMonth: 1_000_000, defaultTTL: 21_600, maxTTL: 604_800, tools: 100, hardCap: false)
+            PlanLimits(
+                makePerMonth: 200_000, aiPerMonth: 1_000_000, defaultTTL: 21_600, maxTTL: 604_800, tools: 100,
+                hardCap: false)
         case .agency:
-            PlanLimits(makePerMonth: 2_000_000, aiPerMonth: 10_000_000, defaultTTL: 86_400, maxTTL: 2_592_000, tools: 1_000, hardCap: false)
+            PlanLimits(
+                makePerMonth: 2_000_000, aiPerMonth: 10_000_000, defaultTTL: 86_400, maxTTL: 2_592_000, tools: 1_000,
+                hardCap: false)
         }
     }
 }

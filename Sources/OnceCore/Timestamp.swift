@@ -30,7 +30,8 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable {
     /// `2025-01-15T10:30:00Z`.
     public var iso8601: String {
         let c = CivilTime(unixSeconds: unixSeconds)
-        return "\(pad(c.year, 4))-\(pad(c.month, 2))-\(pad(c.day, 2))T\(pad(c.hour, 2)):\(pad(c.minute, 2)):\(pad(c.second, 2))Z"
+        return
+            "\(pad(c.year, 4))-\(pad(c.month, 2))-\(pad(c.day, 2))T\(pad(c.hour, 2)):\(pad(c.minute, 2)):\(pad(c.second, 2))Z"
     }
 
     /// UTC billing month, `YYYY-MM`.

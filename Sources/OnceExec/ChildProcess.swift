@@ -31,7 +31,8 @@ public final class ChildProcess: Sendable {
             guard FileManager.default.fileExists(atPath: command) else { throw .notFound(command) }
             return command
         }
-        let directories = (path ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":", omittingEmptySubsequences: false)
+        let directories = (path ?? "/usr/local/bin:/usr/bin:/bin").split(
+            separator: ":", omittingEmptySubsequences: false)
         var found: String?
         for dir in directories {
             let candidate = (dir.isEmpty ? "." : String(dir)) + "/" + command
@@ -62,7 +63,8 @@ public final class ChildProcess: Sendable {
                 var error: Int32 = 0
                 let pid = cArgs.withUnsafeBufferPointer { args in
                     cEnv.withUnsafeBufferPointer { env in
-                        once_spawn(path, args.baseAddress, env.baseAddress, stdoutFD, stderrFD, takeTerminal ? 1 : 0, &error)
+                        once_spawn(
+                            path, args.baseAddress, env.baseAddress, stdoutFD, stderrFD, takeTerminal ? 1 : 0, &error)
                     }
                 }
                 cArgs.forEach { free($0) }

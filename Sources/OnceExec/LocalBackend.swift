@@ -15,7 +15,11 @@ public struct LocalBackend: LeaseBackend {
     final class PendingEvents: Sendable {
         private let events = Mutex<[RunEvent]>([])
         func add(_ e: RunEvent) { events.withLock { $0.append(e) } }
-        func take() -> [RunEvent] { events.withLock { e in defer { e = [] }; return e } }
+        func take() -> [RunEvent] {
+            events.withLock { e in
+                defer { e = [] }; return e
+            }
+        }
     }
 
     public var name: String { "local store \(store.path)" }
@@ -53,7 +57,9 @@ public struct LocalBackend: LeaseBackend {
             .init(
                 ttl: ttl, metadata: .object(["run_id": .string(runId)]),
                 newLeaseId: "lease_" + APIKeyMaterial.randomToken(), retryFailed: retryFailed))
-        let reply = try await run { try await store.lease(account: account, key: key, command: command, requestId: nil) }
+        let reply = try await run {
+            try await store.lease(account: account, key: key, command: command, requestId: nil)
+        }
         let now = store.now()
         switch reply {
         case .acquired(let r, _):
@@ -71,7 +77,8 @@ public struct LocalBackend: LeaseBackend {
         let events = pending.take()
         let reply = try await run {
             try await store.lease(
-                account: account, key: key, command: .extend(leaseId: leaseId, ttl: ttl), requestId: nil, runEvents: events)
+                account: account, key: key, command: .extend(leaseId: leaseId, ttl: ttl), requestId: nil,
+                runEvents: events)
         }
         if case .extended = reply { return .renewed }
         return .rejected(Self.describe(reply))

@@ -42,7 +42,8 @@ public struct RemoteBackend: LeaseBackend {
             guard let leaseId = json["lease_id"]?.stringValue, let version = json["version"]?.intValue else {
                 throw .refused(status: 200, message: "acquired answer without lease_id/version")
             }
-            return .acquired(Lease(key: key, leaseId: leaseId, version: Int64(version), ttl: json["ttl"]?.intValue ?? ttl))
+            return .acquired(
+                Lease(key: key, leaseId: leaseId, version: Int64(version), ttl: json["ttl"]?.intValue ?? ttl))
         case "completed", "failed":
             // The lease answer has no result; the status read brings the stored record.
             if let status = try await status(key: key) { return .finished(status) }
@@ -69,7 +70,10 @@ public struct RemoteBackend: LeaseBackend {
         // `result` on /ai/fail is once-server's extension; other servers ignore it.
         try await finish(
             "/ai/fail",
-            ["key": .string(key), "lease_id": .string(leaseId), "error_code": .string(errorCode), "result": JSON(record)])
+            [
+                "key": .string(key), "lease_id": .string(leaseId), "error_code": .string(errorCode),
+                "result": JSON(record),
+            ])
     }
 
     public func cancel(key: String, leaseId: String, reason: String) async throws(BackendError) -> FinishResult {
@@ -120,8 +124,10 @@ public struct RemoteBackend: LeaseBackend {
         let (_, json) = try await call("GET", "/runs/\(encoded)", query: ["limit": "2000"])
         return (json["events"]?.arrayValue ?? []).map { e in
             StoredEvent(
-                id: Int64(e["id"]?.intValue ?? 0), ts: Int64(e["ts"]?.intValue ?? 0), type: e["type"]?.stringValue ?? "",
-                status: e["status"]?.stringValue, message: e["message"]?.stringValue, data: e["data"].map(JSONValue.init))
+                id: Int64(e["id"]?.intValue ?? 0), ts: Int64(e["ts"]?.intValue ?? 0),
+                type: e["type"]?.stringValue ?? "",
+                status: e["status"]?.stringValue, message: e["message"]?.stringValue,
+                data: e["data"].map(JSONValue.init))
         }
     }
 }

@@ -56,7 +56,8 @@ public struct Runner {
             if let signal = relay.pending {
                 if case .acquired(let lease) = acquired {
                     _ = try? await backend.cancel(
-                        key: lease.key, leaseId: lease.leaseId, reason: "interrupted by \(signalName(signal)) before start")
+                        key: lease.key, leaseId: lease.leaseId,
+                        reason: "interrupted by \(signalName(signal)) before start")
                 }
                 return interrupted(signal)
             }
@@ -70,7 +71,8 @@ public struct Runner {
                 guard let waitUntil, clock.now < waitUntil else {
                     let message =
                         "\(options.key) is held by another run" + (ttlLeft.map { " (lease ends within \($0)s)" } ?? "")
-                    reporter.note(message + (options.wait == nil ? "; not running (use --wait to wait)" : "; gave up waiting"))
+                    reporter.note(
+                        message + (options.wait == nil ? "; not running (use --wait to wait)" : "; gave up waiting"))
                     return summary(.held, message)
                 }
                 if !announcedWait {
@@ -246,7 +248,9 @@ public struct Runner {
         var finish: FinishResult?
         if let cause = machine.leaseLost, options.onLeaseLost == .stop || cause == .rejected {
             s.outcome = .leaseLost
-            s.message = "lease lost (\(cause.rawValue)); the child was " + (options.onLeaseLost == .stop ? "stopped" : "not stopped")
+            s.message =
+                "lease lost (\(cause.rawValue)); the child was "
+                + (options.onLeaseLost == .stop ? "stopped" : "not stopped")
             outcome = "lost"
             let record = self.record(lease, runId, argv, startedAt, endedAt, status, outcome, stdoutTail, stderrTail)
             _ = try? await backend.fail(key: lease.key, leaseId: lease.leaseId, errorCode: "lease_lost", record: record)
@@ -262,17 +266,21 @@ public struct Runner {
             outcome = "canceled"
             s.message = "interrupted by \(signalName(sig)); the lease was canceled"
             finish = await finishing { () async throws(BackendError) -> FinishResult in
-                try await backend.cancel(key: lease.key, leaseId: lease.leaseId, reason: "interrupted by \(signalName(sig))")
+                try await backend.cancel(
+                    key: lease.key, leaseId: lease.leaseId, reason: "interrupted by \(signalName(sig))")
             }
         } else if status.succeeded {
             outcome = "completed"
             let record = self.record(lease, runId, argv, startedAt, endedAt, status, outcome, stdoutTail, stderrTail)
-            finish = await finishing { () async throws(BackendError) -> FinishResult in try await backend.complete(key: lease.key, leaseId: lease.leaseId, record: record) }
+            finish = await finishing { () async throws(BackendError) -> FinishResult in
+                try await backend.complete(key: lease.key, leaseId: lease.leaseId, record: record)
+            }
         } else {
             outcome = "failed"
             let record = self.record(lease, runId, argv, startedAt, endedAt, status, outcome, stdoutTail, stderrTail)
             finish = await finishing { () async throws(BackendError) -> FinishResult in
-                try await backend.fail(key: lease.key, leaseId: lease.leaseId, errorCode: status.errorCode, record: record)
+                try await backend.fail(
+                    key: lease.key, leaseId: lease.leaseId, errorCode: status.errorCode, record: record)
             }
         }
         switch finish {

@@ -152,7 +152,8 @@ public struct SupervisorMachine: Sendable {
         if case .terminating(let killAt) = phase, now >= killAt {
             phase = .killed
             actions.append(.signalGroup(SIGKILL))
-            actions.append(.record(.childKilled, detail: "no exit \(DurationText.format(policy.killAfter)) after SIGTERM"))
+            actions.append(
+                .record(.childKilled, detail: "no exit \(DurationText.format(policy.killAfter)) after SIGTERM"))
         }
         if renewing, renewalInFlight == nil, now >= nextRenewalAt {
             renewalInFlight = now

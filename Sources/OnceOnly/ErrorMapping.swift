@@ -68,7 +68,8 @@ enum ErrorMapping {
             if isAuthLike(detail) {
                 return .unauthorized(message: errorText(detail, default: "Invalid API Key (Unauthorized)."))
             }
-            return .api(status: 403, detail: detailObject(detail), message: errorText(detail, default: "API Error (403)"))
+            return .api(
+                status: 403, detail: detailObject(detail), message: errorText(detail, default: "API Error (403)"))
         case 402:
             return .overLimit(detail: detail?.objectValue ?? [:])
         case 429:

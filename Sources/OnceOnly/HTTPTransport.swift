@@ -121,7 +121,8 @@ final class HTTPTransport: Sendable {
     ) throws -> URLRequest {
         var text = baseURL + (path.hasPrefix("/") ? path : "/" + path)
         if !query.isEmpty {
-            text += "?" + query.map { "\(FormEncoding.encode($0.0))=\(FormEncoding.encode($0.1))" }.joined(separator: "&")
+            text +=
+                "?" + query.map { "\(FormEncoding.encode($0.0))=\(FormEncoding.encode($0.1))" }.joined(separator: "&")
         }
         guard let url = URL(string: text) else { throw OnceOnlyError.invalidArgument("invalid URL: \(text)") }
         var request = URLRequest(url: url)
@@ -141,7 +142,8 @@ final class HTTPTransport: Sendable {
         let limit = max(0.001, timeout)
         let attempt = AttemptState()
         return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<OnceOnlyResponse, any Error>) in
+            try await withCheckedThrowingContinuation {
+                (continuation: CheckedContinuation<OnceOnlyResponse, any Error>) in
                 attempt.start(continuation)
                 let task = session.dataTask(with: request) { data, response, error in
                     attempt.finish(Self.outcome(data: data, response: response, error: error, limit: limit))
@@ -237,7 +239,8 @@ enum FormEncoding {
         charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.!~*'()")
 
     static func encode(_ value: String) -> String {
-        (value.addingPercentEncoding(withAllowedCharacters: queryAllowed) ?? value).replacingOccurrences(of: " ", with: "+")
+        (value.addingPercentEncoding(withAllowedCharacters: queryAllowed) ?? value).replacingOccurrences(
+            of: " ", with: "+")
     }
 
     static func pathComponent(_ value: String) -> String {

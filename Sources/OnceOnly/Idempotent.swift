@@ -185,4 +185,3 @@ enum TypeScriptKey {
         }
     }
 }
-

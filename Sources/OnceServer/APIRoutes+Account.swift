@@ -15,7 +15,8 @@ extension APIRoutes {
         guard let kind else {
             throw APIError.invalid(
                 FieldIssue(
-                    type: "enum", loc: ["query", "kind"], msg: "Input should be 'make' or 'ai'", input: .string(kindText)))
+                    type: "enum", loc: ["query", "kind"], msg: "Input should be 'make' or 'ai'",
+                    input: .string(kindText)))
         }
         let month = store.now().month
         let counters = try await store.usage(account: account, month: month)[kind] ?? UsageCounters()
@@ -68,11 +69,14 @@ extension APIRoutes {
         try query.finish()
         if issues.isEmpty, from > to {
             issues.append(
-                FieldIssue(type: "value_error", loc: ["query", "from_day"], msg: "Value error, from_day is after to_day"))
+                FieldIssue(
+                    type: "value_error", loc: ["query", "from_day"], msg: "Value error, from_day is after to_day"))
         }
         if issues.isEmpty, to - from > 366 {
             issues.append(
-                FieldIssue(type: "value_error", loc: ["query", "to_day"], msg: "Value error, the range spans more than 366 days"))
+                FieldIssue(
+                    type: "value_error", loc: ["query", "to_day"],
+                    msg: "Value error, the range spans more than 366 days"))
         }
         if !issues.isEmpty { throw APIError.validation(issues) }
         let fromText = Timestamp(seconds: from * 86_400).day
@@ -84,7 +88,8 @@ extension APIRoutes {
                     let name = Timestamp(seconds: d * 86_400).day
                     let m = rows[name] ?? DayMetrics()
                     return .object([
-                        "day": .string(name), "checks_total": .int(m.checksTotal), "locks_created": .int(m.locksCreated),
+                        "day": .string(name), "checks_total": .int(m.checksTotal),
+                        "locks_created": .int(m.locksCreated),
                         "duplicates_blocked": .int(m.duplicatesBlocked), "rate_limited": .int(m.rateLimited),
                         "ai_acquired": .int(m.aiAcquired), "ai_completed": .int(m.aiCompleted),
                         "ai_failed": .int(m.aiFailed),

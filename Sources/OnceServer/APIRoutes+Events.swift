@@ -29,7 +29,8 @@ extension APIRoutes {
         if let data, data.canonicalText.utf8.count > 16 * 1024 {
             body.add(
                 FieldIssue(
-                    type: "value_error", loc: ["body", "data"], msg: "Value error, data is larger than 16384 bytes serialized"))
+                    type: "value_error", loc: ["body", "data"],
+                    msg: "Value error, data is larger than 16384 bytes serialized"))
         }
         try body.finish()
         guard let runId, let type else { throw APIError.internal }
@@ -98,7 +99,8 @@ extension APIRoutes {
             !runId.isEmpty
         else {
             throw APIError.invalid(
-                FieldIssue(type: "string_unicode", loc: ["path", "run_id"], msg: "Input should be a valid UTF-8 string"))
+                FieldIssue(
+                    type: "string_unicode", loc: ["path", "run_id"], msg: "Input should be a valid UTF-8 string"))
         }
         let timeline = try await store.runTimeline(account: account, runId: runId, limit: limit, offset: offset)
         return JSONResponse.make(

@@ -26,14 +26,17 @@ extension APIRoutes {
         switch reply {
         case .acquired(let record, let usage):
             return JSONResponse.make(
-                LeaseView.state(record, now: now, status: "acquired", owner: true, usage: usage, limit: limit, charged: 1))
+                LeaseView.state(
+                    record, now: now, status: "acquired", owner: true, usage: usage, limit: limit, charged: 1))
         case .busy(let record, let usage):
             return JSONResponse.make(
-                LeaseView.state(record, now: now, status: "polling", owner: false, usage: usage, limit: limit, charged: 0))
+                LeaseView.state(
+                    record, now: now, status: "polling", owner: false, usage: usage, limit: limit, charged: 0))
         case .finished(let record, let usage):
             return JSONResponse.make(
                 LeaseView.state(
-                    record, now: now, status: record.reportedStatus, owner: false, usage: usage, limit: limit, charged: 0))
+                    record, now: now, status: record.reportedStatus, owner: false, usage: usage, limit: limit,
+                    charged: 0))
         case .overLimit(let usage, let limit):
             throw APIError.paymentRequired(plan: account.plan, usage: usage, limit: limit)
         default:
@@ -96,7 +99,9 @@ extension APIRoutes {
         return try await mutate(account, key, .cancel(leaseId: leaseId, reason: reason), context)
     }
 
-    private func mutate(_ account: AccountContext, _ key: String, _ command: LeaseCommand, _ context: OnceRequestContext)
+    private func mutate(
+        _ account: AccountContext, _ key: String, _ command: LeaseCommand, _ context: OnceRequestContext
+    )
         async throws -> Response
     {
         let reply = try await store.lease(account: account, key: key, command: command, requestId: context.requestId)

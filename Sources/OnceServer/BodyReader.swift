@@ -58,13 +58,16 @@ struct BodyReader {
             return nil
         }
         guard case .string(let s) = value else {
-            issues.append(FieldIssue(type: "string_type", loc: ["body", name], msg: "Input should be a valid string", input: value))
+            issues.append(
+                FieldIssue(
+                    type: "string_type", loc: ["body", name], msg: "Input should be a valid string", input: value))
             return nil
         }
         if nonBlank, s.allSatisfy(\.isWhitespace) {
             issues.append(
                 FieldIssue(
-                    type: "string_too_short", loc: ["body", name], msg: "String should not be empty or blank", input: value))
+                    type: "string_too_short", loc: ["body", name], msg: "String should not be empty or blank",
+                    input: value))
             return nil
         }
         if let maxLength, s.unicodeScalars.count > maxLength {
@@ -103,7 +106,8 @@ struct BodyReader {
             issues.append(
                 FieldIssue(
                     type: minimum == 1 ? "greater_than" : "greater_than_equal", loc: ["body", name],
-                    msg: minimum == 1 ? "Input should be greater than 0" : "Input should be greater than or equal to \(minimum)",
+                    msg: minimum == 1
+                        ? "Input should be greater than 0" : "Input should be greater than or equal to \(minimum)",
                     input: value))
             return nil
         }
@@ -113,7 +117,9 @@ struct BodyReader {
     mutating func bool(_ name: String) -> Bool? {
         guard let value = members[name], !value.isNull else { return nil }
         guard case .bool(let b) = value else {
-            issues.append(FieldIssue(type: "bool_type", loc: ["body", name], msg: "Input should be a valid boolean", input: value))
+            issues.append(
+                FieldIssue(
+                    type: "bool_type", loc: ["body", name], msg: "Input should be a valid boolean", input: value))
             return nil
         }
         return b
@@ -123,7 +129,9 @@ struct BodyReader {
     mutating func object(_ name: String) -> JSONValue? {
         guard let value = members[name], !value.isNull else { return nil }
         guard case .object = value else {
-            issues.append(FieldIssue(type: "dict_type", loc: ["body", name], msg: "Input should be a valid dictionary", input: value))
+            issues.append(
+                FieldIssue(
+                    type: "dict_type", loc: ["body", name], msg: "Input should be a valid dictionary", input: value))
             return nil
         }
         return value

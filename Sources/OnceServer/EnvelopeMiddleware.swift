@@ -100,7 +100,9 @@ struct RouteTable: Sendable {
         let segments = path.split(separator: "/").map(String.init)
         return entries.filter { entry in
             entry.segments.count == segments.count
-                && zip(entry.segments, segments).allSatisfy { pattern, actual in pattern.hasPrefix(":") || pattern == actual }
+                && zip(entry.segments, segments).allSatisfy { pattern, actual in
+                    pattern.hasPrefix(":") || pattern == actual
+                }
         }.map(\.method)
     }
 }

@@ -7,7 +7,8 @@ import ServiceLifecycle
 
 /// Builds the once-server application: routes of API v1 over a store.
 public enum OnceServerApp {
-    public static func router(store: any OnceStorage, configuration: ServerConfiguration) -> Router<OnceRequestContext> {
+    public static func router(store: any OnceStorage, configuration: ServerConfiguration) -> Router<OnceRequestContext>
+    {
         let api = APIRoutes(store: store, configuration: configuration)
         var table = RouteTable()
         let router = Router(context: OnceRequestContext.self)

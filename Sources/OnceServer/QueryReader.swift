@@ -15,7 +15,8 @@ struct QueryReader {
             let value = parts.count > 1 ? Self.decode(parts[1]) : ""
             guard let value else {
                 issues.append(
-                    FieldIssue(type: "string_unicode", loc: ["query", name], msg: "Input should be a valid UTF-8 string"))
+                    FieldIssue(
+                        type: "string_unicode", loc: ["query", name], msg: "Input should be a valid UTF-8 string"))
                 continue
             }
             if values[name] == nil { values[name] = value }
@@ -31,7 +32,8 @@ struct QueryReader {
             case UInt8(ascii: "+"):
                 bytes.append(UInt8(ascii: " "))
             case UInt8(ascii: "%"):
-                guard let h = iterator.next(), let l = iterator.next(), let hi = hexValue(h), let lo = hexValue(l) else {
+                guard let h = iterator.next(), let l = iterator.next(), let hi = hexValue(h), let lo = hexValue(l)
+                else {
                     return nil
                 }
                 bytes.append(hi << 4 | lo)

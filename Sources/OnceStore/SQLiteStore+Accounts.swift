@@ -11,7 +11,9 @@ extension SQLiteStore {
             let account: Int64
             var accountPlan = plan
             if let accountId {
-                guard let stored = try String.fetchOne(db, sql: "SELECT plan FROM accounts WHERE id = ?", arguments: [accountId])
+                guard
+                    let stored = try String.fetchOne(
+                        db, sql: "SELECT plan FROM accounts WHERE id = ?", arguments: [accountId])
                 else { throw StoreError.unknownAccount(accountId) }
                 account = accountId
                 accountPlan = Plan(rawValue: stored) ?? plan
@@ -45,7 +47,8 @@ extension SQLiteStore {
 
     static func keyInfo(from row: Row) -> APIKeyInfo {
         APIKeyInfo(
-            id: row["id"], accountId: row["account_id"], plan: Plan(rawValue: row["plan"]) ?? .agency, name: row["name"],
+            id: row["id"], accountId: row["account_id"], plan: Plan(rawValue: row["plan"]) ?? .agency,
+            name: row["name"],
             preview: row["preview"], createdAt: Timestamp(milliseconds: row["created_at"]),
             revokedAt: (row["revoked_at"] as Int64?).map(Timestamp.init(milliseconds:)))
     }
@@ -71,13 +74,16 @@ extension SQLiteStore {
                     FROM api_keys k JOIN accounts a ON a.id = k.account_id WHERE \(condition)
                     """, arguments: [argument])
             guard rows.count == 1 else {
-                if rows.count > 1 { throw StoreError.invalidReference("\(reference) (matches \(rows.count) keys; use the id)") }
+                if rows.count > 1 {
+                    throw StoreError.invalidReference("\(reference) (matches \(rows.count) keys; use the id)")
+                }
                 return nil
             }
             var info = Self.keyInfo(from: rows[0])
             if info.revokedAt == nil {
                 let now = self.clock()
-                try db.execute(sql: "UPDATE api_keys SET revoked_at = ? WHERE id = ?", arguments: [now.milliseconds, info.id])
+                try db.execute(
+                    sql: "UPDATE api_keys SET revoked_at = ? WHERE id = ?", arguments: [now.milliseconds, info.id])
                 info.revokedAt = now
             }
             return info
@@ -145,7 +151,9 @@ extension SQLiteStore {
 
     public func accountSummary(account: AccountContext) async throws -> AccountSummary {
         try await pool.read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM accounts WHERE id = ?", arguments: [account.accountId])
+            guard
+                let row = try Row.fetchOne(
+                    db, sql: "SELECT * FROM accounts WHERE id = ?", arguments: [account.accountId])
             else { throw StoreError.unknownAccount(account.accountId) }
             let requests =
                 try Int64.fetchOne(
@@ -174,7 +182,8 @@ extension SQLiteStore {
     {
         try await pool.write { db in
             if let v = update.email {
-                try db.execute(sql: "UPDATE accounts SET notify_email = ? WHERE id = ?", arguments: [v, account.accountId])
+                try db.execute(
+                    sql: "UPDATE accounts SET notify_email = ? WHERE id = ?", arguments: [v, account.accountId])
             }
             if let v = update.toolErrors {
                 try db.execute(
@@ -184,7 +193,9 @@ extension SQLiteStore {
                 try db.execute(
                     sql: "UPDATE accounts SET notify_run_failures = ? WHERE id = ?", arguments: [v, account.accountId])
             }
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM accounts WHERE id = ?", arguments: [account.accountId])
+            guard
+                let row = try Row.fetchOne(
+                    db, sql: "SELECT * FROM accounts WHERE id = ?", arguments: [account.accountId])
             else { throw StoreError.unknownAccount(account.accountId) }
             return Self.notifications(from: row)
         }
@@ -195,7 +206,8 @@ extension SQLiteStore {
     /// The single account once-exec's local mode uses: created on first use, no API key.
     public func localAccount() throws -> AccountContext {
         try pool.write { db in
-            if let id = try Int64.fetchOne(db, sql: "SELECT id FROM accounts WHERE name = 'local' ORDER BY id LIMIT 1") {
+            if let id = try Int64.fetchOne(db, sql: "SELECT id FROM accounts WHERE name = 'local' ORDER BY id LIMIT 1")
+            {
                 return AccountContext(accountId: id, keyId: 0, plan: .agency, keyPreview: "local")
             }
             try db.execute(

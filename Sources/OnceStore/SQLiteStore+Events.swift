@@ -35,7 +35,8 @@ extension SQLiteStore {
         return id
     }
 
-    public func runTimeline(account: AccountContext, runId: String, limit: Int, offset: Int) async throws -> RunTimeline {
+    public func runTimeline(account: AccountContext, runId: String, limit: Int, offset: Int) async throws -> RunTimeline
+    {
         try await pool.read { db in
             let total =
                 try Int.fetchOne(
@@ -71,7 +72,8 @@ extension SQLiteStore {
                 filter += " AND substr(run_id, 1, ?) = ?"
                 arguments += [prefix.unicodeScalars.count, prefix]
             }
-            let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM runs WHERE \(filter)", arguments: arguments) ?? 0
+            let total =
+                try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM runs WHERE \(filter)", arguments: arguments) ?? 0
             let rows = try Row.fetchAll(
                 db,
                 sql: "SELECT * FROM runs WHERE \(filter) ORDER BY last_ts DESC, last_event_id DESC LIMIT ? OFFSET ?",

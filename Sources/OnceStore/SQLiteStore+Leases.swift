@@ -8,7 +8,8 @@ extension SQLiteStore {
         try await pool.write { db in
             let now = self.clock()
             let existing = try Row.fetchOne(
-                db, sql: "SELECT ttl, created_at, expires_at, metadata FROM check_locks WHERE account_id = ? AND key = ?",
+                db,
+                sql: "SELECT ttl, created_at, expires_at, metadata FROM check_locks WHERE account_id = ? AND key = ?",
                 arguments: [account.accountId, key]
             ).map {
                 CheckLockRecord(
@@ -27,7 +28,8 @@ extension SQLiteStore {
                             expires_at = excluded.expires_at, metadata = excluded.metadata
                         """,
                     arguments: [
-                        account.accountId, key, record.ttl, record.createdAt.milliseconds, record.expiresAt.milliseconds,
+                        account.accountId, key, record.ttl, record.createdAt.milliseconds,
+                        record.expiresAt.milliseconds,
                         JSONColumn.encode(record.metadata),
                     ])
             }
@@ -111,14 +113,18 @@ extension SQLiteStore {
     static func persist(_ effects: Effects, _ db: Database, account: Int64, now: Timestamp, requestId: String?) throws {
         let c = effects.counters
         if c.makeUsage != 0 || c.makeRequests != 0 || c.makeBlocked != 0 {
-            try addUsage(db, account, now.month, .make, usage: c.makeUsage, requests: c.makeRequests, blocked: c.makeBlocked,
+            try addUsage(
+                db, account, now.month, .make, usage: c.makeUsage, requests: c.makeRequests, blocked: c.makeBlocked,
                 charged: 0, polling: 0)
         }
         if c.aiUsage != 0 || c.aiRequests != 0 || c.aiBlocked != 0 || c.aiCharged != 0 || c.aiPolling != 0 {
-            try addUsage(db, account, now.month, .ai, usage: c.aiUsage, requests: c.aiRequests, blocked: c.aiBlocked,
+            try addUsage(
+                db, account, now.month, .ai, usage: c.aiUsage, requests: c.aiRequests, blocked: c.aiBlocked,
                 charged: c.aiCharged, polling: c.aiPolling)
         }
-        let day = [c.checksTotal, c.locksCreated, c.duplicatesBlocked, c.rateLimited, c.aiAcquired, c.aiCompleted, c.aiFailed]
+        let day = [
+            c.checksTotal, c.locksCreated, c.duplicatesBlocked, c.rateLimited, c.aiAcquired, c.aiCompleted, c.aiFailed,
+        ]
         if day.contains(where: { $0 != 0 }) {
             try db.execute(
                 sql: """

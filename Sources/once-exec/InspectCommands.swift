@@ -21,7 +21,9 @@ struct StatusCommand: AsyncParsableCommand {
     func run() async throws {
         guard let zone = TimeZone(identifier: tz) else { throw ValidationError("--tz: unknown time zone \(tz)") }
         let expanded: String
-        do { expanded = try KeyTemplate(key).expand(at: Date(), in: zone) } catch { throw ValidationError(error.description) }
+        do { expanded = try KeyTemplate(key).expand(at: Date(), in: zone) } catch {
+            throw ValidationError(error.description)
+        }
         let backend = try await self.backend.make()
         let status: KeyStatus?
         do {

@@ -7,7 +7,8 @@ import OnceExec
 struct OnceExecCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "once-exec",
-        abstract: "Run a command exactly once per KEY: on one host (a local SQLite file) or across many (a once-server).",
+        abstract:
+            "Run a command exactly once per KEY: on one host (a local SQLite file) or across many (a once-server).",
         discussion: """
             once-exec takes a lease on KEY, runs COMMAND while renewing it, then records the outcome:
             completed (exit 0) or failed. A completed KEY is never run again; a KEY held elsewhere is

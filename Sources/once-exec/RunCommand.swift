@@ -9,7 +9,8 @@ extension UnreachablePolicy: ExpressibleByArgument {}
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Run COMMAND once for KEY (the default: `once-exec KEY -- COMMAND` means `once-exec run KEY -- COMMAND`).")
+        abstract:
+            "Run COMMAND once for KEY (the default: `once-exec KEY -- COMMAND` means `once-exec run KEY -- COMMAND`).")
 
     @OptionGroup var backend: BackendOptions
 
@@ -126,7 +127,8 @@ struct RunCommand: AsyncParsableCommand {
             ttl: .seconds(ttl), heartbeat: options.heartbeat, killAfter: options.killAfter)
         guard policy.safeWindow > policy.heartbeat else {
             throw ValidationError(
-                "--ttl \(ttl) is too short for --kill-after \(killAfter): the child must be stopped before the lease can lapse; raise --ttl or lower --kill-after")
+                "--ttl \(ttl) is too short for --kill-after \(killAfter): the child must be stopped before the lease can lapse; raise --ttl or lower --kill-after"
+            )
         }
         options.join = join
         if join && wait == nil { throw ValidationError("--join needs --wait") }

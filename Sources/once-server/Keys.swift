@@ -10,7 +10,8 @@ struct Keys: AsyncParsableCommand {
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Create an API key and print it (only the key, on stdout). It is shown once; only its hash is kept.")
+            abstract:
+                "Create an API key and print it (only the key, on stdout). It is shown once; only its hash is kept.")
 
         @OptionGroup var database: DatabaseOption
 
@@ -61,8 +62,11 @@ struct Keys: AsyncParsableCommand {
             for k in keys {
                 let status = k.revokedAt.map { "revoked \($0.iso8601)" } ?? "active"
                 print(
-                    [String(k.id), String(k.accountId), k.plan.rawValue, k.preview, k.createdAt.iso8601, status, k.name ?? ""]
-                        .joined(separator: "\t"))
+                    [
+                        String(k.id), String(k.accountId), k.plan.rawValue, k.preview, k.createdAt.iso8601, status,
+                        k.name ?? "",
+                    ]
+                    .joined(separator: "\t"))
             }
         }
     }

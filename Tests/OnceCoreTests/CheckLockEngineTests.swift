@@ -15,7 +15,8 @@ import Testing
 
     @Test func newKeyIsLocked() {
         let t = check(ttl: 3600, metadata: metadata, existing: nil, at: t0)
-        #expect(t.write == CheckLockRecord(key: "inv_1", ttl: 3600, createdAt: t0, expiresAt: at(3600), metadata: metadata))
+        #expect(
+            t.write == CheckLockRecord(key: "inv_1", ttl: 3600, createdAt: t0, expiresAt: at(3600), metadata: metadata))
         #expect(t.reply == .locked(ttl: 3600))
         #expect(t.effects.counters.makeRequests == 1)
         #expect(t.effects.counters.checksTotal == 1)
@@ -49,7 +50,9 @@ import Testing
         for when in [at(60), at(61), at(86_400)] {
             let t = check(ttl: 120, existing: lock, at: when)
             #expect(t.reply == .locked(ttl: 120))
-            #expect(t.write == CheckLockRecord(key: "inv_1", ttl: 120, createdAt: when, expiresAt: when.adding(seconds: 120)))
+            #expect(
+                t.write
+                    == CheckLockRecord(key: "inv_1", ttl: 120, createdAt: when, expiresAt: when.adding(seconds: 120)))
             #expect(t.effects.counters.locksCreated == 1)
             #expect(t.effects.counters.makeUsage == 0)
         }

@@ -348,7 +348,9 @@ import Testing
         let metadata: JSONValue = .object(["run_id": .string("run_1")])
         let done = record(
             metadata: metadata,
-            then: [.extend(leaseId: "lease_a", ttl: nil), .complete(leaseId: "lease_a", result: .int(1), resultHash: nil)])
+            then: [
+                .extend(leaseId: "lease_a", ttl: nil), .complete(leaseId: "lease_a", result: .int(1), resultHash: nil),
+            ])
         #expect(done.version == 3)
         #expect(done.doneAt == at(2))
         let week = LeaseEngine.retentionSeconds
@@ -541,9 +543,11 @@ import Testing
     @Test func onlyTheIdenticalFinishReplays() {
         let t0 = Timestamp(seconds: 1_000)
         let acquired = LeaseEngine.apply(
-            .acquire(.init(ttl: 60, newLeaseId: "lease_a")), to: nil, key: "k", now: t0, quota: Quota(plan: .agency, usage: 0))
+            .acquire(.init(ttl: 60, newLeaseId: "lease_a")), to: nil, key: "k", now: t0,
+            quota: Quota(plan: .agency, usage: 0))
         let first = LeaseEngine.apply(
-            .complete(leaseId: "lease_a", result: .object(["a": .int(1)]), resultHash: nil), to: acquired.write, key: "k",
+            .complete(leaseId: "lease_a", result: .object(["a": .int(1)]), resultHash: nil), to: acquired.write,
+            key: "k",
             now: t0, quota: Quota(plan: .agency, usage: 0))
         let same = LeaseEngine.apply(
             .complete(leaseId: "lease_a", result: .object(["a": .int(1)]), resultHash: nil), to: first.write, key: "k",

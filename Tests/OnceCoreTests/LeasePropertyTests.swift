@@ -55,7 +55,8 @@ struct SplitMix64: RandomNumberGenerator {
             // first and then purges what is past retention.
             if Int.random(in: 0..<20, using: &rng) == 0, var current = stored {
                 let settled = LeaseEngine.settle(current, now: now)
-                #expect((settled != nil) == (model.state == .held && model.deadline <= now), "seed \(seed) step \(step)")
+                #expect(
+                    (settled != nil) == (model.state == .held && model.deadline <= now), "seed \(seed) step \(step)")
                 if let settled {
                     #expect(settled.record.version == current.version)
                     expiriesSeen += 1
@@ -148,7 +149,8 @@ struct SplitMix64: RandomNumberGenerator {
                 }
             }
 
-            let t = LeaseEngine.apply(command, to: stored, key: "job", now: now, quota: Quota(plan: .agency, usage: usage))
+            let t = LeaseEngine.apply(
+                command, to: stored, key: "job", now: now, quota: Quota(plan: .agency, usage: usage))
             kinds.insert(t.reply.kind)
             let context = "seed \(seed) step \(step): \(command) on \(String(describing: stored?.state))"
             #expect(t.reply.kind == predicted, "\(context)")

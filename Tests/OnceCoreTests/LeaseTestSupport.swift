@@ -24,7 +24,8 @@ func run(
 /// A lease on "job" acquired at `t0` by `lease_a` (v1, ttl 60) and then walked through `then`,
 /// each command one second after the previous one. Every step must write.
 func record(
-    acquiredBy leaseId: String = "lease_a", ttl: Int = 60, metadata: JSONValue? = nil, then commands: [LeaseCommand] = []
+    acquiredBy leaseId: String = "lease_a", ttl: Int = 60, metadata: JSONValue? = nil,
+    then commands: [LeaseCommand] = []
 ) -> LeaseRecord {
     var r = run(acquire(leaseId, ttl: ttl, metadata: metadata), on: nil, at: t0).write!
     for (i, c) in commands.enumerated() {

@@ -35,7 +35,9 @@ import Testing
 
     @Test func secondsUntilRoundsUpAndNeverGoesNegative() {
         let base = Timestamp(seconds: 100)
-        let cases: [(Int64, Int)] = [(0, 0), (1, 1), (999, 1), (1_000, 1), (1_001, 2), (59_999, 60), (-1, 0), (-5_000, 0)]
+        let cases: [(Int64, Int)] = [
+            (0, 0), (1, 1), (999, 1), (1_000, 1), (1_001, 2), (59_999, 60), (-1, 0), (-5_000, 0),
+        ]
         for (delta, expected) in cases {
             #expect(base.secondsUntil(Timestamp(milliseconds: base.milliseconds + delta)) == expected, "\(delta) ms")
         }
@@ -72,8 +74,10 @@ import Testing
     }
 
     @Test(arguments: [
-        "", "2025", "2025-01", "2025-1-01", "2025-01-1", "25-01-01", "02025-01-01", "2025/01/01", "2025-01-01T00:00:00Z",
-        " 2025-01-01", "2025-01-01 ", "abcd-ef-gh", "2025--01-01", "2025-01-01-", "2025-+1-05", "2025-01-+5", "+025-01-05",
+        "", "2025", "2025-01", "2025-1-01", "2025-01-1", "25-01-01", "02025-01-01", "2025/01/01",
+        "2025-01-01T00:00:00Z",
+        " 2025-01-01", "2025-01-01 ", "abcd-ef-gh", "2025--01-01", "2025-01-01-", "2025-+1-05", "2025-01-+5",
+        "+025-01-05",
     ])
     func parseDayRejectsBadFormats(text: String) {
         #expect(CivilTime.parseDay(text) == nil)

@@ -128,8 +128,10 @@ final class Backend: @unchecked Sendable {
         self.sandbox = try Sandbox()
         self.serverArguments = serverArguments
         if mode == .remote {
-            apiKey = try Self.capture(Binaries.onceServer, ["keys", "create", "--database", sandbox.path("server.sqlite")])
-                .trimmingCharacters(in: .whitespacesAndNewlines)
+            apiKey = try Self.capture(
+                Binaries.onceServer, ["keys", "create", "--database", sandbox.path("server.sqlite")]
+            )
+            .trimmingCharacters(in: .whitespacesAndNewlines)
             try startServer()
         }
     }
@@ -151,7 +153,9 @@ final class Backend: @unchecked Sendable {
     func startServer() throws {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Binaries.onceServer)
-        var args = ["serve", "--host", "127.0.0.1", "--port", String(port), "--database", sandbox.path("server.sqlite")]
+        var args = [
+            "serve", "--host", "127.0.0.1", "--port", String(port), "--database", sandbox.path("server.sqlite"),
+        ]
         args += serverArguments
         p.arguments = args
         let pipe = Pipe()

@@ -25,7 +25,9 @@ struct KeyTemplateTests {
     }
 
     @Test func badTemplates() {
-        #expect(throws: KeyTemplate.Problem.unknownPlaceholder("day")) { try KeyTemplate("x:{day}").expand(at: Date(), in: utc) }
+        #expect(throws: KeyTemplate.Problem.unknownPlaceholder("day")) {
+            try KeyTemplate("x:{day}").expand(at: Date(), in: utc)
+        }
         #expect(throws: KeyTemplate.Problem.unclosedBrace) { try KeyTemplate("x:{date").expand(at: Date(), in: utc) }
         #expect(try! KeyTemplate("plain").expand(at: Date(), in: utc) == "plain")
     }

@@ -47,7 +47,8 @@ struct OnceExecEndToEndTests {
         #expect(b.sandbox.lines("ran.log").count == 3)
     }
 
-    @Test("the child sees ONCE_KEY, ONCE_RUN_ID, ONCE_LEASE_ID and ONCE_FENCE; fences increase", arguments: Mode.allCases)
+    @Test(
+        "the child sees ONCE_KEY, ONCE_RUN_ID, ONCE_LEASE_ID and ONCE_FENCE; fences increase", arguments: Mode.allCases)
     func environment(mode: Mode) throws {
         let b = try Backend(mode)
         let file = b.sandbox.path("env")
@@ -101,7 +102,8 @@ struct OnceExecEndToEndTests {
         let b = try Backend(.local)
         let log = b.sandbox.path("slots")
         func run(_ time: String, tz: String = "UTC") throws -> Int32 {
-            try b.run(["--slot-time", time, "--tz", tz, "backup:{date}", "--", "sh", "-c", "echo $ONCE_KEY >> \(log)"]).code
+            try b.run(["--slot-time", time, "--tz", tz, "backup:{date}", "--", "sh", "-c", "echo $ONCE_KEY >> \(log)"])
+                .code
         }
         #expect(try run("2026-11-29T23:59:00Z") == 0)
         #expect(try run("2026-11-29T00:00:01Z") == 0, "same day: skipped (exit 0)")

@@ -11,9 +11,10 @@ struct AIRunTests {
                 key: "support_chat_001", ttl: 1800, metadata: ["agent_id": "support_bot"], runId: "  run_1 ")
             guard case .run(let run) = outcome else { Issue.record("expected a run: \(outcome)"); return }
             #expect(run.isAcquired && run.leaseId == "lease_run_1" && run.usage == 12 && run.limit == 3000)
-            #expect(server.requests.last?.json == [
-                "key": "support_chat_001", "ttl": 1800, "metadata": ["agent_id": "support_bot", "run_id": "run_1"],
-            ])
+            #expect(
+                server.requests.last?.json == [
+                    "key": "support_chat_001", "ttl": 1800, "metadata": ["agent_id": "support_bot", "run_id": "run_1"],
+                ])
             let again = try await client.aiRun(key: "support_chat_001")
             guard case .run(let polling) = again else { Issue.record("expected a run"); return }
             #expect(polling.status == "polling" && polling.retryAfterSec == 5 && polling.leaseId == nil)
@@ -31,14 +32,17 @@ struct AIRunTests {
             #expect(decision.ok && decision.allowed && decision.decision == "executed")
             #expect(decision.policyReason == "ok" && decision.riskLevel == "low")
             #expect(decision.result?["charge_id"] == "ch_123")
-            #expect(server.requests.last?.json == [
-                "agent_id": "billing-agent", "tool": "stripe.charge", "spend_usd": 0.5,
-                "args": ["amount": 9999, "currency": "usd", "run_id": "run_charge_001"],
-            ])
+            #expect(
+                server.requests.last?.json == [
+                    "agent_id": "billing-agent", "tool": "stripe.charge", "spend_usd": 0.5,
+                    "args": ["amount": 9999, "currency": "usd", "run_id": "run_charge_001"],
+                ])
             let blocked = try await client.ai.runTool(agentId: "support_bot", tool: "delete_user")
             #expect(!blocked.ok && !blocked.allowed && blocked.decision == "blocked")
             #expect(blocked.policyReason == "tool_not_in_allowed_list" && blocked.result == nil)
-            #expect(server.requests.last?.json == ["agent_id": "support_bot", "tool": "delete_user"], "empty args are not sent")
+            #expect(
+                server.requests.last?.json == ["agent_id": "support_bot", "tool": "delete_user"],
+                "empty args are not sent")
             _ = try await client.ai.run(key: "", agentId: "a", tool: "t", args: [:])
             #expect(server.requests.last?.json == ["agent_id": "a", "tool": "t"], "an empty key means tool mode")
             let missing = await #expect(throws: OnceOnlyError.self) {
@@ -54,10 +58,12 @@ struct AIRunTests {
             await #expect(throws: OnceOnlyError.invalidArgument("ai.run requires key OR agentId and tool")) {
                 try await client.ai.run(agentId: "a")
             }
-            await #expect(throws: OnceOnlyError.invalidArgument("ai.run: provide either key or agentId/tool, not both")) {
+            await #expect(throws: OnceOnlyError.invalidArgument("ai.run: provide either key or agentId/tool, not both"))
+            {
                 try await client.ai.run(key: "k", args: [:])
             }
-            await #expect(throws: OnceOnlyError.invalidArgument("ai.run: provide either key or agentId/tool, not both")) {
+            await #expect(throws: OnceOnlyError.invalidArgument("ai.run: provide either key or agentId/tool, not both"))
+            {
                 try await client.ai.run(key: "k", spendUsd: 1)
             }
             await #expect(throws: OnceOnlyError.invalidArgument("run_id must not be empty")) {
@@ -77,10 +83,12 @@ struct AIRunTests {
             guard case .result(let result) = outcome else { Issue.record("expected a result"); return }
             #expect(result.status == "completed" && result.result == ["answer": 42])
             let calls = server.requests.map { "\($0.method) \($0.path)" }
-            #expect(calls == [
-                "POST /v1/ai/run", "GET /v1/ai/status", "POST /v1/ai/extend", "GET /v1/ai/status", "GET /v1/ai/status",
-                "GET /v1/ai/result",
-            ])
+            #expect(
+                calls == [
+                    "POST /v1/ai/run", "GET /v1/ai/status", "POST /v1/ai/extend", "GET /v1/ai/status",
+                    "GET /v1/ai/status",
+                    "GET /v1/ai/result",
+                ])
             #expect(server.requests[2].json == ["key": "job-1", "lease_id": "lease_run_1", "ttl": 60])
         }
     }

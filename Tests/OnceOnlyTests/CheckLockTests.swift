@@ -102,9 +102,12 @@ struct CheckLockTests {
                 try await client.checkLock(key: "k")
             }
             server.enqueue(.json(400, ["detail": "network unreachable"]))
-            await #expect(throws: OnceOnlyError.api(status: 400, detail: ["detail": "network unreachable"],
-                                                    message: "network unreachable"),
-                          "an API error mentioning 'network' does not fail open") {
+            await #expect(
+                throws: OnceOnlyError.api(
+                    status: 400, detail: ["detail": "network unreachable"],
+                    message: "network unreachable"),
+                "an API error mentioning 'network' does not fail open"
+            ) {
                 try await client.checkLock(key: "k")
             }
         }

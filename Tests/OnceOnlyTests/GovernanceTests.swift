@@ -18,8 +18,11 @@ struct GovernanceTests {
     func policies() async throws {
         try await withFakeAPI { server, client in
             let policy = try await client.gov.upsertPolicy(
-                ["agent_id": "ignored", "allowed_tools": ["send_email", "create_ticket"], "blocked_tools": ["delete_user"],
-                 "max_actions_per_hour": 100, "max_spend_usd_per_day": 50.5],
+                [
+                    "agent_id": "ignored", "allowed_tools": ["send_email", "create_ticket"],
+                    "blocked_tools": ["delete_user"],
+                    "max_actions_per_hour": 100, "max_spend_usd_per_day": 50.5,
+                ],
                 agentId: " support bot ")
             #expect(policy.agentId == "support bot")
             #expect(policy.allowedTools == ["send_email", "create_ticket"])
@@ -31,8 +34,10 @@ struct GovernanceTests {
             #expect(server.requests.last?.json?["agent_id"] == "support bot", "agent_id in the body equals the path")
 
             let fromBody = try await client.gov.upsertPolicy(
-                ["agent_id": "billing", "max_calls_per_tool": ["stripe.charge": 5],
-                 "pricing_rules": [["tool": "stripe.charge", "price_usd": 0.5]]])
+                [
+                    "agent_id": "billing", "max_calls_per_tool": ["stripe.charge": 5],
+                    "pricing_rules": [["tool": "stripe.charge", "price_usd": 0.5]],
+                ])
             #expect(fromBody.agentId == "billing")
             #expect(fromBody.maxCallsPerTool == ["stripe.charge": 5])
             #expect(fromBody.pricingRules == [["tool": "stripe.charge", "price_usd": 0.5]])
@@ -43,15 +48,17 @@ struct GovernanceTests {
             let templated = try await client.gov.policyFromTemplate(
                 agentId: "strict_bot", template: "strict", overrides: ["allowed_tools": ["read_kb"]])
             #expect(templated.maxActionsPerHour == 50 && templated.allowedTools == ["read_kb"])
-            #expect(server.requests.last?.json == [
-                "agent_id": "strict_bot", "template": "strict", "overrides": ["allowed_tools": ["read_kb"]],
-            ])
+            #expect(
+                server.requests.last?.json == [
+                    "agent_id": "strict_bot", "template": "strict", "overrides": ["allowed_tools": ["read_kb"]],
+                ])
             _ = try await client.gov.policyFromTemplate(agentId: "plain", template: "moderate")
             #expect(server.requests.last?.json?["overrides"] == [:], "overrides default to {}")
 
             let all = try await client.gov.listPolicies()
             #expect(all.map(\.agentId) == ["billing", "plain", "strict_bot", "support bot"])
-            #expect(try await client.gov.getPolicy(agentId: "support bot").allowedTools == ["send_email", "create_ticket"])
+            #expect(
+                try await client.gov.getPolicy(agentId: "support bot").allowedTools == ["send_email", "create_ticket"])
             let ghost = await #expect(throws: OnceOnlyError.self) { try await client.gov.getPolicy(agentId: "ghost") }
             #expect(ghost?.statusCode == 404 && ghost?.errorCode == "not_found")
         }
@@ -60,7 +67,8 @@ struct GovernanceTests {
     @Test("disableAgent, enableAgent, agentLogs, agentMetrics")
     func agents() async throws {
         try await withFakeAPI { server, client in
-            let disabled = try await client.gov.disableAgent(agentId: "support_bot", reason: "suspicious_activity_detected")
+            let disabled = try await client.gov.disableAgent(
+                agentId: "support_bot", reason: "suspicious_activity_detected")
             #expect(!disabled.isEnabled)
             #expect(disabled.disabledReason == "suspicious_activity_detected" && disabled.disabledAt != nil)
             #expect(server.requests.last?.json == ["reason": "suspicious_activity_detected"])
@@ -114,7 +122,9 @@ struct GovernanceTests {
             let deleted = try await client.gov.deleteTool(name: "private", scopeId: "agent:bot")
             #expect(deleted == ["ok": true, "deleted": "private", "scope_id": "agent:bot"])
             #expect(server.requests.last?.method == "DELETE" && server.requests.last?.body.isEmpty == true)
-            await #expect(throws: OnceOnlyError.self) { try await client.gov.getTool(name: "private", scopeId: "agent:bot") }
+            await #expect(throws: OnceOnlyError.self) {
+                try await client.gov.getTool(name: "private", scopeId: "agent:bot")
+            }
         }
     }
 }

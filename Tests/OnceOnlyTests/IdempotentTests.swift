@@ -1,6 +1,7 @@
 import Foundation
-@testable import OnceOnly
 import Testing
+
+@testable import OnceOnly
 
 @Suite("idempotent and idempotentAI helpers")
 struct IdempotentTests {
@@ -69,7 +70,11 @@ struct IdempotentTests {
     func idempotentFailOpen() async throws {
         try await withScriptedServer(fallback: { _ in .json(500, ["detail": "boom"]) }) { server in
             let runs = Locked(0)
-            let open = try server.client().idempotent(name: "f") { () -> Int in runs.withValue { $0 += 1; return $0 } }
+            let open = try server.client().idempotent(name: "f") { () -> Int in
+                runs.withValue {
+                    $0 += 1; return $0
+                }
+            }
             #expect(try await open() == 1)
             #expect(try await open() == 2)
             let strict = try server.client(failOpen: false).idempotent(name: "f") { () -> Int in 0 }

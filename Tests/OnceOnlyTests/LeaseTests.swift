@@ -68,7 +68,9 @@ struct LeaseTests {
             #expect(failed.status == "failed" && failed.errorCode == "boom" && failed.doneAt != nil)
             let result = try await client.ai.result(key: "f")
             #expect(result.status == "failed" && result.errorCode == "boom")
-            let late = await #expect(throws: OnceOnlyError.self) { try await client.ai.extend(key: "f", leaseId: first) }
+            let late = await #expect(throws: OnceOnlyError.self) {
+                try await client.ai.extend(key: "f", leaseId: first)
+            }
             #expect(late?.statusCode == 409 && late?.errorCode == "lease_not_active")
 
             let second = try #require(try await client.ai.lease(key: "c", ttl: 60).leaseId)

@@ -48,7 +48,9 @@ struct RunFnTests {
             }
             let result = try await client.ai.result(key: "boom")
             #expect(result.status == "failed" && result.errorCode == "llm_error")
-            let later = try await client.ai.runFn(key: "boom") { () -> JSON in Issue.record("must not run"); return nil }
+            let later = try await client.ai.runFn(key: "boom") { () -> JSON in
+                Issue.record("must not run"); return nil
+            }
             #expect(later.status == "failed" && later.errorCode == "llm_error")
         }
     }
@@ -89,7 +91,9 @@ struct RunFnTests {
                 Issue.record("must not run")
                 return nil
             }
-            #expect(result == AIResult(raw: ["ok": false, "status": "polling", "key": "busy", "error_code": "not_acquired"]))
+            #expect(
+                result
+                    == AIResult(raw: ["ok": false, "status": "polling", "key": "busy", "error_code": "not_acquired"]))
         }
     }
 

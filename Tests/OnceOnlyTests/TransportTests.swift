@@ -34,7 +34,9 @@ struct TransportTests {
         let explicit = try OnceOnly(apiKey: "k3", baseURL: "http://a", environment: ["ONCEONLY_API_KEY": "k1"])
         #expect(explicit.apiKey == "k3" && explicit.baseURL == "http://a/v1")
         #expect(throws: OnceOnlyError.invalidArgument("apiKey is required")) { try OnceOnly(environment: [:]) }
-        #expect(throws: OnceOnlyError.invalidArgument("apiKey is required")) { try OnceOnly(apiKey: "", environment: [:]) }
+        #expect(throws: OnceOnlyError.invalidArgument("apiKey is required")) {
+            try OnceOnly(apiKey: "", environment: [:])
+        }
     }
 
     @Test("fixed headers, form-encoded query, percent-encoded path segments, JSON body")
@@ -126,7 +128,8 @@ struct TransportTests {
             #expect(server.requests.count == 1)
             server.enqueue(.json(404, ["detail": ["error": "not_found"]]))
             let retrying = try server.client(maxRetries429: 3, sleep: sleeper.sleeper)
-            await #expect(throws: OnceOnlyError.api(status: 404, detail: ["error": "not_found"], message: "not_found")) {
+            await #expect(throws: OnceOnlyError.api(status: 404, detail: ["error": "not_found"], message: "not_found"))
+            {
                 try await retrying.ai.status(key: "nope")
             }
             #expect(server.requests.count == 2)
@@ -172,7 +175,9 @@ struct TransportTests {
             apiKey: "k", baseURL: "http://127.0.0.1:\(port)", maxRetries429: 2, sleep: sleeper.sleeper,
             environment: [:])
         let error = await #expect(throws: OnceOnlyError.self) { try await client.me() }
-        guard case .transport? = error else { Issue.record("expected a transport error, got \(String(describing: error))"); return }
+        guard case .transport? = error else {
+            Issue.record("expected a transport error, got \(String(describing: error))"); return
+        }
         #expect(error?.isServiceUnreachable == true && error?.statusCode == nil)
         #expect(sleeper.waits.current == [0.5, 1])
     }

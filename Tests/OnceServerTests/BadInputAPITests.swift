@@ -38,7 +38,9 @@ struct BadInputAPITests {
         Case("JSON array", "/v1/ai/lease", "[1,2]", 422, "body"),
         Case("JSON string", "/v1/ai/lease", #""key""#, 422, "body"),
         Case("truncated JSON", "/v1/ai/lease", #"{"key": "a""#, 422, "body"),
-        Case("invalid UTF-8 in key", "/v1/check-lock", bytes: Array(#"{"key":""#.utf8) + [0xFF, 0xFE] + Array(#""}"#.utf8), 422, "body"),
+        Case(
+            "invalid UTF-8 in key", "/v1/check-lock",
+            bytes: Array(#"{"key":""#.utf8) + [0xFF, 0xFE] + Array(#""}"#.utf8), 422, "body"),
         Case("lone surrogate", "/v1/check-lock", #"{"key":"\ud800"}"#, 422, "body"),
         Case("missing key", "/v1/check-lock", #"{"ttl":10}"#, 422, "body.key"),
         Case("key null", "/v1/ai/lease", #"{"key":null}"#, 422, "body.key"),
@@ -61,15 +63,19 @@ struct BadInputAPITests {
         Case("fail without error_code", "/v1/ai/fail", #"{"key":"a","lease_id":"l"}"#, 422, "body.error_code"),
         Case(
             "result over 256 KiB", "/v1/ai/complete",
-            #"{"key":"a","lease_id":"l","result":{"x":"\#(String(repeating: "r", count: 270_000))"}}"#, 422, "body.result"),
+            #"{"key":"a","lease_id":"l","result":{"x":"\#(String(repeating: "r", count: 270_000))"}}"#, 422,
+            "body.result"),
         Case("event without run_id", "/v1/events", #"{"type":"note"}"#, 422, "body.run_id"),
         Case("event blank run_id", "/v1/events", #"{"run_id":"   ","type":"note"}"#, 422, "body.run_id"),
         Case("event data not object", "/v1/events", #"{"run_id":"r","type":"note","data":"x"}"#, 422, "body.data"),
         Case("notifications empty", "/v1/me/notifications", "{}", 422, "body"),
-        Case("notifications not bool", "/v1/me/notifications", #"{"email_notifications_enabled":"yes"}"#, 422,
+        Case(
+            "notifications not bool", "/v1/me/notifications", #"{"email_notifications_enabled":"yes"}"#, 422,
             "body.email_notifications_enabled"),
         Case("deep nesting", "/v1/check-lock", String(repeating: "[", count: 100_000), 422, "body"),
-        Case("body over the limit", "/v1/check-lock", #"{"key":"\#(String(repeating: "x", count: 1_100_000))"}"#, 413, nil),
+        Case(
+            "body over the limit", "/v1/check-lock", #"{"key":"\#(String(repeating: "x", count: 1_100_000))"}"#, 413,
+            nil),
     ]
 
     @Test("rejected with a 4xx naming the field, nothing stored", arguments: cases)

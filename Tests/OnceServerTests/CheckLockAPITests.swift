@@ -8,7 +8,8 @@ struct CheckLockAPITests {
     @Test("locked then duplicate, with body status and X-OnceOnly-Status")
     func lockedThenDuplicate() async throws {
         try await APIHarness().run { api in
-            let first = try await api.post("/v1/check-lock", #"{"key":"payment_invoice_123","ttl":3600,"metadata":{"a":1}}"#)
+            let first = try await api.post(
+                "/v1/check-lock", #"{"key":"payment_invoice_123","ttl":3600,"metadata":{"a":1}}"#)
             #expect(first.status == .ok)
             #expect(first.headers[.onceOnlyStatus] == "locked")
             #expect(

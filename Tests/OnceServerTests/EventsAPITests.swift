@@ -10,7 +10,8 @@ struct EventsAPITests {
         try await APIHarness().run { api in
             let posted = try await api.post(
                 "/v1/events",
-                #"{"run_id":"run support/1","type":"tool_call","status":"start","ts":1711871000,"tool":"send_email","data":{"c":1},"extra":"ignored"}"#)
+                #"{"run_id":"run support/1","type":"tool_call","status":"start","ts":1711871000,"tool":"send_email","data":{"c":1},"extra":"ignored"}"#
+            )
             #expect(posted.status == .ok)
             #expect(posted.json["ok"] == .bool(true))
             #expect(posted.json["run_id"] == .string("run support/1"))
@@ -37,12 +38,15 @@ struct EventsAPITests {
 
             let runs = try await api.get("/v1/runs?q=run%20sup")
             #expect(runs.json["total"] == .int(1))
-            #expect(runs.json["items"] == .array([
-                .object([
-                    "run_id": .string("run support/1"), "last_ts": .int(1_711_871_005), "last_type": .string("tool_result"),
-                    "last_status": .string("executed"), "events_count": .int(2),
-                ])
-            ]))
+            #expect(
+                runs.json["items"]
+                    == .array([
+                        .object([
+                            "run_id": .string("run support/1"), "last_ts": .int(1_711_871_005),
+                            "last_type": .string("tool_result"),
+                            "last_status": .string("executed"), "events_count": .int(2),
+                        ])
+                    ]))
 
             _ = try await api.post("/v1/check-lock", #"{"key":"one"}"#)
             _ = try await api.post("/v1/check-lock", #"{"key":"one"}"#)

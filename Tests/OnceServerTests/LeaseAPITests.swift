@@ -22,7 +22,8 @@ struct LeaseAPITests {
             #expect(polled.json["lease_id"] == .null, "a non-owner must not learn the lease id")
             #expect(polled.json["retry_after_sec"] == .int(5))
             #expect(polled.json["charged"] == .int(0))
-            #expect(polled.json["ttl_left"].map { if case .int(let n) = $0 { n > 0 && n <= 60 } else { false } } == true)
+            #expect(
+                polled.json["ttl_left"].map { if case .int(let n) = $0 { n > 0 && n <= 60 } else { false } } == true)
 
             let extended = try await api.post("/v1/ai/extend", #"{"key":"job-1","lease_id":"\#(leaseId)","ttl":120}"#)
             #expect(extended.json["status"] == .string("extended"))
@@ -54,7 +55,8 @@ struct LeaseAPITests {
             #expect(again.json["status"] == .string("completed"))
             #expect(again.json["charged"] == .int(0))
 
-            let failLate = try await api.post("/v1/ai/fail", #"{"key":"job-1","lease_id":"\#(leaseId)","error_code":"x"}"#)
+            let failLate = try await api.post(
+                "/v1/ai/fail", #"{"key":"job-1","lease_id":"\#(leaseId)","error_code":"x"}"#)
             #expect(failLate.status == .conflict)
             #expect(failLate.errorCode == "lease_not_active")
         }

@@ -19,7 +19,8 @@ struct LiveServerTests {
             let statuses = try await withThrowingTaskGroup(of: (Int, String?).self) { group in
                 for session in sessions {
                     group.addTask {
-                        let r = try await server.send("POST", "/v1/ai/lease", json: #"{"key":"\#(key)","ttl":60}"#, session: session)
+                        let r = try await server.send(
+                            "POST", "/v1/ai/lease", json: #"{"key":"\#(key)","ttl":60}"#, session: session)
                         return (r.status, r.body["status"]?.stringValue)
                     }
                 }

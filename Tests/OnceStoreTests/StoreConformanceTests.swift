@@ -33,7 +33,8 @@ struct StoreConformanceTests {
             let replies = try await withThrowingTaskGroup(of: CheckLockReply.self) { group in
                 for _ in 0..<64 {
                     group.addTask {
-                        try await h.store.checkLock(account: account, key: "cl-\(round)", ttl: 60, metadata: nil, requestId: nil)
+                        try await h.store.checkLock(
+                            account: account, key: "cl-\(round)", ttl: 60, metadata: nil, requestId: nil)
                     }
                 }
                 return try await group.reduce(into: [CheckLockReply]()) { $0.append($1) }
@@ -56,7 +57,8 @@ struct StoreConformanceTests {
                 h.clock.advance(seconds: 11)  // let it expire
             } else {
                 let canceled = try await h.store.lease(
-                    account: account, key: "fenced", command: .cancel(leaseId: record.leaseId, reason: nil), requestId: nil)
+                    account: account, key: "fenced", command: .cancel(leaseId: record.leaseId, reason: nil),
+                    requestId: nil)
                 guard case .canceled(let c, false) = canceled else { Issue.record("cancel: \(canceled)"); return }
                 #expect(c.version == last + 1)
                 last = c.version
@@ -73,13 +75,15 @@ struct StoreConformanceTests {
         #expect(again.version > last)
     }
 
-    @Test("an expiry is recorded once, reported failed/lease_expired, and the key is re-acquirable",
+    @Test(
+        "an expiry is recorded once, reported failed/lease_expired, and the key is re-acquirable",
         arguments: StoreFactory.all)
     func expiry(factory: StoreFactory) async throws {
         let h = try StoreHarness(factory)
         let account = try await h.account()
         let first = try #require(
-            try await h.acquire(account, "exp", ttl: 10, metadata: .object(["run_id": .string("run-exp")])).acquiredRecord)
+            try await h.acquire(account, "exp", ttl: 10, metadata: .object(["run_id": .string("run-exp")]))
+                .acquiredRecord)
         h.clock.advance(seconds: 10)
         let seen = try #require(try await h.store.leaseRecord(account: account, key: "exp"))
         #expect(seen.reportedStatus == "failed")
@@ -132,8 +136,12 @@ struct StoreConformanceTests {
         let b = try await h.account()
         #expect(try await h.acquire(a, "shared").acquiredRecord != nil)
         #expect(try await h.acquire(b, "shared").acquiredRecord != nil)
-        #expect(try await h.store.checkLock(account: a, key: "k", ttl: 60, metadata: nil, requestId: nil) == .locked(ttl: 60))
-        #expect(try await h.store.checkLock(account: b, key: "k", ttl: 60, metadata: nil, requestId: nil) == .locked(ttl: 60))
+        #expect(
+            try await h.store.checkLock(account: a, key: "k", ttl: 60, metadata: nil, requestId: nil)
+                == .locked(ttl: 60))
+        #expect(
+            try await h.store.checkLock(account: b, key: "k", ttl: 60, metadata: nil, requestId: nil)
+                == .locked(ttl: 60))
         _ = try await h.store.appendRunEvent(account: a, RunEvent(runId: "r", type: "note", ts: h.clock.now))
         #expect(try await h.store.runTimeline(account: b, runId: "r", limit: 10, offset: 0).total == 0)
         let feedA = try await h.store.feed(account: a, limit: 50, offset: 0)
@@ -141,19 +149,24 @@ struct StoreConformanceTests {
         #expect(Set(feedA.map(\.id)).isDisjoint(with: Set(feedB.map(\.id))))
     }
 
-    @Test("check-lock: duplicate keeps first_seen_at, expiry frees the key, usage counts duplicates",
+    @Test(
+        "check-lock: duplicate keeps first_seen_at, expiry frees the key, usage counts duplicates",
         arguments: StoreFactory.all)
     func checkLockLifecycle(factory: StoreFactory) async throws {
         let h = try StoreHarness(factory)
         let account = try await h.account()
         let t0 = h.clock.now
-        #expect(try await h.store.checkLock(account: account, key: "inv", ttl: 60, metadata: nil, requestId: "r1") == .locked(ttl: 60))
+        #expect(
+            try await h.store.checkLock(account: account, key: "inv", ttl: 60, metadata: nil, requestId: "r1")
+                == .locked(ttl: 60))
         h.clock.advance(seconds: 30)
         #expect(
             try await h.store.checkLock(account: account, key: "inv", ttl: 10, metadata: nil, requestId: "r2")
                 == .duplicate(ttl: 60, firstSeenAt: t0))
         h.clock.advance(seconds: 31)
-        #expect(try await h.store.checkLock(account: account, key: "inv", ttl: 10, metadata: nil, requestId: nil) == .locked(ttl: 10))
+        #expect(
+            try await h.store.checkLock(account: account, key: "inv", ttl: 10, metadata: nil, requestId: nil)
+                == .locked(ttl: 10))
         let usage = try await h.store.usage(account: account, month: h.clock.now.month)
         #expect(usage[.make]?.usage == 1)
         #expect(usage[.make]?.requests == 3)
@@ -182,7 +195,8 @@ struct StoreConformanceTests {
         let h = try StoreHarness(factory)
         let account = try await h.account()
         let base = h.clock.now
-        _ = try await h.store.appendRunEvent(account: account, RunEvent(runId: "run_a", type: "b", ts: base.adding(seconds: 5)))
+        _ = try await h.store.appendRunEvent(
+            account: account, RunEvent(runId: "run_a", type: "b", ts: base.adding(seconds: 5)))
         _ = try await h.store.appendRunEvent(account: account, RunEvent(runId: "run_a", type: "a", ts: base))
         _ = try await h.store.appendRunEvent(
             account: account, RunEvent(runId: "run_b", type: "c", ts: base.adding(seconds: 9), status: "ok"))
@@ -195,7 +209,10 @@ struct StoreConformanceTests {
         #expect(runs.items.map(\.runId) == ["run_b", "run_a"])
         #expect(runs.items[1].lastType == "b")
         #expect(runs.items[1].eventsCount == 2)
-        #expect(try await h.store.listRuns(account: account, limit: 10, offset: 0, prefix: "x%").items.map(\.runId) == ["x%_"])
+        #expect(
+            try await h.store.listRuns(account: account, limit: 10, offset: 0, prefix: "x%").items.map(\.runId) == [
+                "x%_"
+            ])
     }
 
     @Test("keys: shown once, stored hashed, revocable", arguments: StoreFactory.all)

@@ -69,9 +69,10 @@ struct StoreHarness {
         return account
     }
 
-    func acquire(_ account: AccountContext, _ key: String, ttl: Int = 30, metadata: JSONValue? = nil,
-        retryFailed: Bool = false) async throws -> LeaseReply
-    {
+    func acquire(
+        _ account: AccountContext, _ key: String, ttl: Int = 30, metadata: JSONValue? = nil,
+        retryFailed: Bool = false
+    ) async throws -> LeaseReply {
         try await store.lease(
             account: account, key: key,
             command: .acquire(

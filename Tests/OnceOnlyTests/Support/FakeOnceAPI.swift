@@ -50,9 +50,11 @@ final class FakeOnceAPI: Sendable {
                 state.policies[agent] = policy
                 return .json(["agent_id": .string(agent), "policy": .object(policy)])
             } else if route.match("GET", "policies") != nil {
-                return .json(.array(state.policies.keys.sorted().map {
-                    ["agent_id": .string($0), "policy": .object(state.policies[$0]!)]
-                }))
+                return .json(
+                    .array(
+                        state.policies.keys.sorted().map {
+                            ["agent_id": .string($0), "policy": .object(state.policies[$0]!)]
+                        }))
             } else if let captured = route.match("GET", "policies/:") {
                 let agent = captured[0]
                 guard let policy = state.policies[agent] else { return Self.notFound("no policy") }
@@ -71,11 +73,15 @@ final class FakeOnceAPI: Sendable {
             } else if let captured = route.match("GET", "agents/:/logs") {
                 let agent = captured[0]
                 let rows: [JSON] = [
-                    ["ts": 1_705_322_450, "agent_id": .string(agent), "tool": "send_email", "allowed": true,
-                     "decision": "executed", "policy_reason": "ok", "risk_level": "low", "args_hash": "a1b2c3d4",
-                     "spend_usd": 0.001],
-                    ["ts": 1_705_322_500, "agent_id": .string(agent), "tool": "delete_user", "allowed": false,
-                     "reason": "tool_not_in_allowed_list", "risk_level": "medium"],
+                    [
+                        "ts": 1_705_322_450, "agent_id": .string(agent), "tool": "send_email", "allowed": true,
+                        "decision": "executed", "policy_reason": "ok", "risk_level": "low", "args_hash": "a1b2c3d4",
+                        "spend_usd": 0.001,
+                    ],
+                    [
+                        "ts": 1_705_322_500, "agent_id": .string(agent), "tool": "delete_user", "allowed": false,
+                        "reason": "tool_not_in_allowed_list", "risk_level": "medium",
+                    ],
                     "not a row",
                 ]
                 return .json(.array(Array(rows.prefix(Int(request.query["limit"] ?? "100") ?? 100))))
@@ -99,9 +105,11 @@ final class FakeOnceAPI: Sendable {
                 return .json(.object(tool))
             } else if route.match("GET", "tools") != nil {
                 let scope = request.query["scope_id"] ?? "global"
-                return .json(.array(state.tools.keys.sorted().filter { $0.hasPrefix(scope + "|") }.map {
-                    .object(state.tools[$0]!)
-                }))
+                return .json(
+                    .array(
+                        state.tools.keys.sorted().filter { $0.hasPrefix(scope + "|") }.map {
+                            .object(state.tools[$0]!)
+                        }))
             } else if let captured = route.match("GET", "tools/:") {
                 let name = captured[0]
                 guard let tool = state.tools[(request.query["scope_id"] ?? "global") + "|" + name] else {
@@ -117,7 +125,9 @@ final class FakeOnceAPI: Sendable {
             } else if let captured = route.match("DELETE", "tools/:") {
                 let name = captured[0]
                 let scope = request.query["scope_id"] ?? "global"
-                guard state.tools.removeValue(forKey: scope + "|" + name) != nil else { return Self.notFound("no tool") }
+                guard state.tools.removeValue(forKey: scope + "|" + name) != nil else {
+                    return Self.notFound("no tool")
+                }
                 return .json(["ok": true, "deleted": .string(name), "scope_id": .string(scope)])
             }
             return Self.notFound("no route")
