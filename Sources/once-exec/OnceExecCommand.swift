@@ -53,8 +53,24 @@ struct OnceExecCommand: AsyncParsableCommand {
             }
             if head.first != "run" { head.insert("run", at: 0) }
             args = head + args[terminator...]
+        } else if let index = firstPositional(args), index > 0, ["status", "timeline"].contains(args[index]) {
+            // `once-exec --server URL status KEY`: the subcommand must come first for the parser.
+            let name = args.remove(at: index)
+            args.insert(name, at: 0)
         }
         return args
+    }
+
+    /// Index of the first argument that is not an option or an option's value.
+    static func firstPositional(_ args: [String]) -> Int? {
+        let takesValue: Set<String> = ["--server", "--state", "--tz", "--key"]
+        var i = 0
+        while i < args.count {
+            let a = args[i]
+            if !a.hasPrefix("-") { return i }
+            i += takesValue.contains(a) ? 2 : 1
+        }
+        return nil
     }
 
     static func main() async {

@@ -137,4 +137,15 @@ struct OnceExecRegressionTests {
         #expect(interrupted.contains("rc=130"), "\(interrupted)")
         #expect(try b.status("ctrl-c")["status"] == .string("canceled"))
     }
+
+    @Test("backend options may come before the status and timeline subcommands")
+    func optionsBeforeSubcommand() throws {
+        let b = try Backend(.local)
+        let state = b.sandbox.path("explicit.sqlite")
+        #expect(try b.run(["--state", state, "first", "--", "true"]).code == 0)
+        let status = try b.run(["--state", state, "status", "--json", "first"])
+        #expect(status.code == 0, "\(status.stderr)")
+        #expect(status.stdout.contains("\"status\":\"completed\""), "\(status.stdout)")
+        #expect(try b.run(["status", "first"]).stdout.contains("never run"), "the default state file is another store")
+    }
 }
