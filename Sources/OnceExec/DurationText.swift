@@ -1,8 +1,10 @@
+import Foundation
+
 /// Durations as users write them on the command line: `90`, `90s`, `1.5s`, `500ms`, `5m`,
 /// `1h30m`, `2d`. A bare number is seconds.
 public enum DurationText {
     public static func parse(_ text: String) -> Duration? {
-        let s = text.trimmingCharacters(in: [" "])
+        let s = text.trimmingCharacters(in: .whitespaces)
         guard !s.isEmpty else { return nil }
         if let seconds = Double(s), seconds.isFinite, seconds >= 0 { return .milliseconds(Int64(seconds * 1000)) }
         var total = 0.0
@@ -62,13 +64,4 @@ public enum DurationText {
 
 extension Duration {
     var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
-}
-
-extension String {
-    func trimmingCharacters(in set: Set<Character>) -> String {
-        var s = Substring(self)
-        while let f = s.first, set.contains(f) { s = s.dropFirst() }
-        while let l = s.last, set.contains(l) { s = s.dropLast() }
-        return String(s)
-    }
 }
