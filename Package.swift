@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         .target(name: "OnceEncoding"),
@@ -32,6 +33,17 @@ let package = Package(
                 "OnceCore",
                 "OnceEncoding",
                 .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+        // PostgreSQL lives in its own module so that once-exec, which links OnceStore for its
+        // local mode, carries neither postgres-nio nor its TLS stack.
+        .target(
+            name: "OncePostgres",
+            dependencies: [
+                "OnceCore",
+                "OnceStore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(
@@ -51,6 +63,7 @@ let package = Package(
             dependencies: [
                 "OnceServer",
                 "OnceStore",
+                "OncePostgres",
                 "OnceCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -88,11 +101,17 @@ let package = Package(
             name: "OnceExecTests",
             dependencies: ["OnceExec", "OnceCore", "OnceStore"]
         ),
-        .testTarget(name: "OnceStoreTests", dependencies: ["OnceStore", "OnceCore"]),
+        .target(
+            name: "OnceStoreTestSupport",
+            dependencies: ["OnceStore", "OncePostgres"],
+            path: "Tests/StoreTestSupport"
+        ),
+        .testTarget(
+            name: "OnceStoreTests", dependencies: ["OnceStore", "OncePostgres", "OnceCore", "OnceStoreTestSupport"]),
         .testTarget(
             name: "OnceServerTests",
             dependencies: [
-                "OnceServer", "OnceStore", "OnceCore",
+                "OnceServer", "OnceStore", "OnceCore", "OncePostgres", "OnceStoreTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -243,7 +243,7 @@ public enum LeaseEngine {
 
     /// Retention (API §5.9 last row): seven days after a lease finished (or expired) its data
     /// goes, leaving a tombstone that keeps the fencing counter.
-    public static let retentionSeconds = 7 * 86_400
+    public static let retentionSeconds = Retention.leaseSeconds
 
     public static func purge(_ record: LeaseRecord, now: Timestamp) -> LeaseRecord? {
         // Only finished records age out; a held one must be settled (and its expiry counted) first.

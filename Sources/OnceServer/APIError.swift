@@ -17,7 +17,10 @@ public enum APIError: Error, Sendable {
     case duplicateBlocked(firstSeenAt: Timestamp)
     case paymentRequired(plan: Plan, usage: Int64, limit: Int64)
     case bodyTooLarge(limit: Int)
-    case `internal`
+    /// The store cannot answer now; retryable (SDKs retry 503 and honour `Retry-After`).
+    case unavailable(retryAfter: Int)
+    /// A failure the client cannot fix; `requestId` lets an operator find it in the logs.
+    case `internal`(requestId: String? = nil)
 
     var status: HTTPResponse.Status {
         switch self {
@@ -29,6 +32,7 @@ public enum APIError: Error, Sendable {
         case .leaseMismatch, .leaseNotActive, .duplicateBlocked: .conflict
         case .paymentRequired: .init(code: 402, reasonPhrase: "Payment Required")
         case .bodyTooLarge: .contentTooLarge
+        case .unavailable: .serviceUnavailable
         case .internal: .internalServerError
         }
     }
@@ -64,6 +68,11 @@ public enum APIError: Error, Sendable {
                 "error": .string("payload_too_large"),
                 "message": .string("request body is larger than \(limit) bytes"),
             ])
+        case .unavailable:
+            .object([
+                "error": .string("store_unavailable"),
+                "message": .string("the database is temporarily unavailable; retry after the Retry-After seconds"),
+            ])
         case .internal: .string("Internal Server Error")
         }
     }
@@ -75,10 +84,14 @@ public enum APIError: Error, Sendable {
             headers[.allow] = allowed.map(\.rawValue).joined(separator: ", ")
         case .duplicateBlocked:
             headers[.onceOnlyStatus] = "duplicate"
+        case .unavailable(let seconds):
+            headers[.retryAfter] = String(seconds)
         default:
             break
         }
-        return JSONResponse.make(.object(["detail": detail]), status: status, headers: headers)
+        var body: [String: JSONValue] = ["detail": detail]
+        if case .internal(let requestId?) = self { body["request_id"] = .string(requestId) }
+        return JSONResponse.make(.object(body), status: status, headers: headers)
     }
 
     static func invalid(_ issue: FieldIssue) -> APIError { .validation([issue]) }

@@ -87,13 +87,9 @@ extension APIRoutes {
                 (from...to).map { d in
                     let name = Timestamp(seconds: d * 86_400).day
                     let m = rows[name] ?? DayMetrics()
-                    return .object([
-                        "day": .string(name), "checks_total": .int(m.checksTotal),
-                        "locks_created": .int(m.locksCreated),
-                        "duplicates_blocked": .int(m.duplicatesBlocked), "rate_limited": .int(m.rateLimited),
-                        "ai_acquired": .int(m.aiAcquired), "ai_completed": .int(m.aiCompleted),
-                        "ai_failed": .int(m.aiFailed),
-                    ])
+                    var fields: [String: JSONValue] = ["day": .string(name)]
+                    for metric in DailyMetric.allCases { fields[metric.rawValue] = .int(m[metric]) }
+                    return .object(fields)
                 }))
     }
 

@@ -33,7 +33,7 @@ extension APIRoutes {
                     msg: "Value error, data is larger than 16384 bytes serialized"))
         }
         try body.finish()
-        guard let runId, let type else { throw APIError.internal }
+        guard let runId, let type else { throw APIError.internal() }
         let event = RunEvent(
             runId: runId, type: type, ts: ts.map { Timestamp(seconds: $0) } ?? store.now(), status: status, step: step,
             tool: tool, reqId: reqId, leaseId: leaseId, agentId: agentId, message: message, durationMs: durationMs,

@@ -15,13 +15,14 @@ extension APIRoutes {
         // Extension for once-exec --retry-failed; official clients never send it.
         let retryFailed = body.bool("retry_failed") ?? false
         try body.finish()
-        guard let key else { throw APIError.internal }
+        guard let key else { throw APIError.internal() }
         let command = LeaseCommand.acquire(
             .init(
                 ttl: effectiveTTL(requested, account), metadata: metadata,
                 newLeaseId: "lease_" + APIKeyMaterial.randomToken(), retryFailed: retryFailed))
-        let reply = try await store.lease(account: account, key: key, command: command, requestId: context.requestId)
-        let now = store.now()
+        let decided = try await store.leaseDecided(
+            account: account, key: key, command: command, requestId: context.requestId)
+        let (reply, now) = (decided.value, decided.now)
         let limit = account.plan.limits.aiPerMonth
         switch reply {
         case .acquired(let record, let usage):
@@ -40,7 +41,7 @@ extension APIRoutes {
         case .overLimit(let usage, let limit):
             throw APIError.paymentRequired(plan: account.plan, usage: usage, limit: limit)
         default:
-            throw APIError.internal
+            throw APIError.internal()
         }
     }
 
@@ -53,7 +54,7 @@ extension APIRoutes {
         let leaseId = body.string("lease_id", required: true, maxLength: 256)
         let requested = body.ttl()
         try body.finish()
-        guard let key, let leaseId else { throw APIError.internal }
+        guard let key, let leaseId else { throw APIError.internal() }
         let ttl = requested.map { effectiveTTL($0, account) }
         return try await mutate(account, key, .extend(leaseId: leaseId, ttl: ttl), context)
     }
@@ -67,7 +68,7 @@ extension APIRoutes {
         if let result { body.add(Rules.checkResult(result, loc: ["body", "result"])) }
         let resultHash = body.string("result_hash", maxLength: 256)
         try body.finish()
-        guard let key, let leaseId else { throw APIError.internal }
+        guard let key, let leaseId else { throw APIError.internal() }
         return try await mutate(
             account, key, .complete(leaseId: leaseId, result: result, resultHash: resultHash), context)
     }
@@ -83,7 +84,7 @@ extension APIRoutes {
         let result = body.members["result"].flatMap { $0.isNull ? nil : $0 }
         if let result { body.add(Rules.checkResult(result, loc: ["body", "result"])) }
         try body.finish()
-        guard let key, let leaseId, let errorCode else { throw APIError.internal }
+        guard let key, let leaseId, let errorCode else { throw APIError.internal() }
         return try await mutate(
             account, key, .fail(leaseId: leaseId, errorCode: errorCode, errorHash: errorHash, result: result), context)
     }
@@ -95,7 +96,7 @@ extension APIRoutes {
         let leaseId = body.string("lease_id", required: true, maxLength: 256)
         let reason = body.string("reason", maxLength: 1024)
         try body.finish()
-        guard let key, let leaseId else { throw APIError.internal }
+        guard let key, let leaseId else { throw APIError.internal() }
         return try await mutate(account, key, .cancel(leaseId: leaseId, reason: reason), context)
     }
 
@@ -104,14 +105,15 @@ extension APIRoutes {
     )
         async throws -> Response
     {
-        let reply = try await store.lease(account: account, key: key, command: command, requestId: context.requestId)
-        switch reply {
+        let decided = try await store.leaseDecided(
+            account: account, key: key, command: command, requestId: context.requestId)
+        switch decided.value {
         case .extended(let r):
             return JSONResponse.make(
                 .object([
                     "ok": .bool(true), "status": .string("extended"), "key": .string(key), "ttl": .int(Int64(r.ttl)),
                     "version": .int(r.version), "lease_id": .string(r.leaseId),
-                    "ttl_left": .int(Int64(store.now().secondsUntil(r.deadline))),
+                    "ttl_left": .int(Int64(decided.now.secondsUntil(r.deadline))),
                 ]))
         case .completed(let r, _):
             return JSONResponse.make(
@@ -137,7 +139,7 @@ extension APIRoutes {
         case .notFound:
             throw APIError.notFound("no lease exists for this key")
         case .acquired, .busy, .finished, .overLimit:
-            throw APIError.internal
+            throw APIError.internal()
         }
     }
 
@@ -148,11 +150,10 @@ extension APIRoutes {
         var query = QueryReader(request)
         let key = query.key()
         try query.finish()
-        guard let key else { throw APIError.internal }
-        guard let record = try await store.leaseRecord(account: account, key: key) else {
-            throw APIError.notFound("no lease exists for this key")
-        }
-        return JSONResponse.make(LeaseView.status(record, now: store.now()))
+        guard let key else { throw APIError.internal() }
+        let view = try await store.leaseView(account: account, key: key)
+        guard let record = view.value else { throw APIError.notFound("no lease exists for this key") }
+        return JSONResponse.make(LeaseView.status(record, now: view.now))
     }
 
     @Sendable func result(_ request: Request, context: OnceRequestContext) async throws -> Response {
@@ -160,7 +161,7 @@ extension APIRoutes {
         var query = QueryReader(request)
         let key = query.key()
         try query.finish()
-        guard let key else { throw APIError.internal }
+        guard let key else { throw APIError.internal() }
         guard let r = try await store.leaseRecord(account: account, key: key) else {
             throw APIError.notFound("no lease exists for this key")
         }

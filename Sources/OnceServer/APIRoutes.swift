@@ -57,7 +57,7 @@ struct APIRoutes: Sendable {
         let requested = body.ttl()
         let metadata = body.metadata()
         try body.finish()
-        guard let key else { throw APIError.internal }
+        guard let key else { throw APIError.internal() }
         let effective = effectiveTTL(requested, account)
         let reply = try await store.checkLock(
             account: account, key: key, ttl: effective, metadata: metadata, requestId: context.requestId)

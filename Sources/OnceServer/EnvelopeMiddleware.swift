@@ -24,10 +24,19 @@ struct EnvelopeMiddleware: RouterMiddleware {
             response = error.response()
         } catch let error as HTTPError {
             response = map(error, request: request).response()
+        } catch let error as StoreError where error.isRetryable {
+            context.logger.warning(
+                "store unavailable",
+                metadata: ["path": "\(request.uri.path)", "request_id": "\(context.requestId)", "error": "\(error)"])
+            response = APIError.unavailable(retryAfter: 1).response()
         } catch {
             context.logger.error(
-                "request failed", metadata: ["path": "\(request.uri.path)", "error": "\(String(reflecting: error))"])
-            response = APIError.internal.response()
+                "request failed",
+                metadata: [
+                    "path": "\(request.uri.path)", "request_id": "\(context.requestId)",
+                    "error": "\(String(reflecting: error))",
+                ])
+            response = APIError.internal(requestId: context.requestId).response()
         }
         response.headers[.requestId] = context.requestId
         return response
@@ -48,7 +57,7 @@ struct EnvelopeMiddleware: RouterMiddleware {
                     .init(type: "bad_request", loc: ["request"], msg: error.body ?? error.status.reasonPhrase)
                 ])
             }
-            return .internal
+            return .internal()
         }
     }
 

@@ -15,7 +15,15 @@ public enum OnceServerApp {
         for (method, path) in APIRoutes.paths { table.add(method, path) }
         table.add(.get, "/healthz")
         router.add(middleware: EnvelopeMiddleware(routes: table, bodyLimit: configuration.bodyLimit))
-        router.get("/healthz") { _, _ in JSONResponse.make(.object(["status": .string("ok")])) }
+        // A load balancer drains a replica whose database does not answer.
+        router.get("/healthz") { _, _ in
+            guard await store.isHealthy() else {
+                return JSONResponse.make(
+                    .object(["status": .string("unavailable"), "store": .string("down")]),
+                    status: .serviceUnavailable, headers: [.retryAfter: "1"])
+            }
+            return JSONResponse.make(.object(["status": .string("ok"), "store": .string("up")]))
+        }
         let v1 = router.group("v1").add(middleware: AuthMiddleware(store: store))
         api.register(on: v1)
         return router

@@ -1,14 +1,27 @@
 import OnceCore
 
-/// Storage for everything once-server keeps. Each mutating call applies one engine transition
-/// atomically (record, counters, feed and run events in one transaction) and returns only
-/// after it is committed.
+/// Storage for everything once-server keeps, as a handful of primitives.
 ///
-/// Implementations: ``SQLiteStore`` (embedded default). Every implementation must pass the
-/// conformance suite in `Tests/OnceStoreTests`.
+/// A store knows SQL, not lease rules. For leases and check-locks it offers one primitive each:
+/// *apply one transition to one key atomically*. It reads the key's record under a lock (or in
+/// a serialized transaction), hands it with the store's clock and the month's usage to a pure
+/// `decide` function, and persists the record and the ``Effects`` that come back in the same
+/// transaction, returning only after the commit. The rules themselves (which transition, which
+/// counters, the sweep, what a reader sees) run above every store, in ``OnceStorage``'s
+/// service extension (`OnceStorage+Service.swift`), so a new store adds SQL and nothing else.
+///
+/// Errors: every method throws ``StoreError`` only; each store maps its database's errors once.
+///
+/// Implementations: ``SQLiteStore`` (embedded default) and `PostgresStore` (module
+/// `OncePostgres`). Every implementation must pass the conformance suite in `Tests/OnceStoreTests`.
 public protocol OnceStorage: Sendable {
-    /// The store's clock: the one clock that decides expiry (ARCHITECTURE invariant 1).
+    /// The store's clock, as well as it can be read without a round trip: the one clock that
+    /// decides expiry (ARCHITECTURE invariant 1). Decisions use the `now` handed to `decide`.
     func now() -> Timestamp
+
+    /// Whether usage counters, daily metrics and the activity feed are kept. once-server keeps
+    /// them for its API; once-exec's local store does not, so a skipped run writes nothing.
+    var recordsActivity: Bool { get }
 
     // MARK: Accounts and keys
     func createKey(plan: Plan, name: String?, accountId: Int64?) async throws -> CreatedKey
@@ -17,16 +30,27 @@ public protocol OnceStorage: Sendable {
     func revokeKey(_ reference: String) async throws -> APIKeyInfo?
     func authenticate(apiKey: String) async throws -> Authentication
 
-    // MARK: Check-locks and leases
-    func checkLock(account: AccountContext, key: String, ttl: Int, metadata: JSONValue?, requestId: String?)
-        async throws -> CheckLockReply
-    func lease(account: AccountContext, key: String, command: LeaseCommand, requestId: String?)
-        async throws -> LeaseReply
-    /// The record as a reader sees it now (expiry applied), or nil when absent.
-    func leaseRecord(account: AccountContext, key: String) async throws -> LeaseRecord?
+    // MARK: The two transition primitives
+    /// Applies `decide` to the lease of (`accountId`, `key`) atomically; `usage` in the
+    /// ``TransactionInput`` is the account's AI usage this month.
+    func transactLease(
+        accountId: Int64, key: String, requestId: String?,
+        _ decide: @escaping @Sendable (LeaseRecord?, TransactionInput) -> LeaseTransition
+    ) async throws -> Decided<LeaseTransition>
+
+    /// Applies `decide` to the check-lock of (`accountId`, `key`) atomically; `usage` is the
+    /// account's check-lock usage this month.
+    func transactCheckLock(
+        accountId: Int64, key: String, requestId: String?,
+        _ decide: @escaping @Sendable (CheckLockRecord?, TransactionInput) -> CheckLockTransition
+    ) async throws -> Decided<CheckLockTransition>
+
+    /// The stored record (as stored: expiry not applied) and the store's clock.
+    func readLease(accountId: Int64, key: String) async throws -> Decided<LeaseRecord?>
 
     // MARK: Runs and events
-    func appendRunEvent(account: AccountContext, _ event: RunEvent) async throws -> Int64
+    /// Appends events to run timelines in one transaction; returns their ids in order.
+    func appendRunEvents(accountId: Int64, _ events: [RunEvent], requestId: String?) async throws -> [Int64]
     func runTimeline(account: AccountContext, runId: String, limit: Int, offset: Int) async throws -> RunTimeline
     func listRuns(account: AccountContext, limit: Int, offset: Int, prefix: String?) async throws -> RunList
     func feed(account: AccountContext, limit: Int, offset: Int) async throws -> [StoredFeedEvent]
@@ -39,8 +63,67 @@ public protocol OnceStorage: Sendable {
         -> NotificationSettings
 
     // MARK: Maintenance
-    /// One bounded pass of retention; returns how much it removed. Call repeatedly until zero.
-    func sweep(batchSize: Int) async throws -> SweepReport
+    /// Up to `limit` keys whose rows `selection` picks, by the store's clock.
+    func leaseKeys(_ selection: LeaseSelection, limit: Int) async throws -> [LeaseKey]
+    /// Deletes up to `limit` rows past their retention, by the store's clock; returns how many.
+    func removeExpired(_ rows: ExpiringRows, limit: Int) async throws -> Int
+    /// Runs `body` unless another process sharing the database is doing maintenance right
+    /// now; returns nil then. One replica sweeps at a time.
+    func exclusively<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T?
+    /// Whether the database answers now (for `/healthz`).
+    func isHealthy() async -> Bool
+}
+
+/// What a store hands to `decide` inside its transaction.
+public struct TransactionInput: Sendable, Equatable {
+    /// The store's clock at this transaction.
+    public var now: Timestamp
+    /// The account's usage this month of the kind the primitive concerns.
+    public var usage: Int64
+
+    public init(now: Timestamp, usage: Int64) {
+        self.now = now
+        self.usage = usage
+    }
+}
+
+/// A value decided or read in a store transaction, with the store's clock at that moment.
+public struct Decided<Value: Sendable>: Sendable {
+    public var value: Value
+    public var now: Timestamp
+
+    public init(_ value: Value, now: Timestamp) {
+        self.value = value
+        self.now = now
+    }
+}
+
+/// One lease row's address.
+public struct LeaseKey: Sendable, Hashable {
+    public var accountId: Int64
+    public var key: String
+
+    public init(accountId: Int64, key: String) {
+        self.accountId = accountId
+        self.key = key
+    }
+}
+
+/// Which lease rows the sweep visits.
+public enum LeaseSelection: Sendable, Equatable {
+    /// Held, with the deadline passed.
+    case heldPastDeadline
+    /// Finished (completed, failed, expired or canceled) at least this many seconds ago, by the
+    /// store's clock.
+    case finished(olderThanSeconds: Int)
+}
+
+/// Rows that are deleted outright once past retention (ages by the store's clock).
+public enum ExpiringRows: Sendable, Equatable {
+    /// Check-locks whose TTL ended.
+    case checkLocks
+    case feedEvents(olderThanSeconds: Int)
+    case runEvents(olderThanSeconds: Int)
 }
 
 /// The authenticated caller: every row it reads or writes is scoped by `accountId`.
@@ -68,6 +151,11 @@ public struct CreatedKey: Sendable {
     /// The secret, shown once; only its hash is stored.
     public var key: String
     public var info: APIKeyInfo
+
+    package init(key: String, info: APIKeyInfo) {
+        self.key = key
+        self.info = info
+    }
 }
 
 public struct APIKeyInfo: Sendable, Equatable {
@@ -78,6 +166,16 @@ public struct APIKeyInfo: Sendable, Equatable {
     public var preview: String
     public var createdAt: Timestamp
     public var revokedAt: Timestamp?
+
+    package init(id: Int64, accountId: Int64, plan: Plan, name: String?, preview: String, createdAt: Timestamp, revokedAt: Timestamp?) {
+        self.id = id
+        self.accountId = accountId
+        self.plan = plan
+        self.name = name
+        self.preview = preview
+        self.createdAt = createdAt
+        self.revokedAt = revokedAt
+    }
 }
 
 public struct UsageCounters: Sendable, Equatable {
@@ -89,25 +187,24 @@ public struct UsageCounters: Sendable, Equatable {
     public init() {}
 }
 
-public struct DayMetrics: Sendable, Equatable {
-    public var checksTotal: Int64 = 0
-    public var locksCreated: Int64 = 0
-    public var duplicatesBlocked: Int64 = 0
-    public var rateLimited: Int64 = 0
-    public var aiAcquired: Int64 = 0
-    public var aiCompleted: Int64 = 0
-    public var aiFailed: Int64 = 0
-    public init() {}
-}
-
 public struct StoredRunEvent: Sendable, Equatable {
     public var id: Int64
     public var event: RunEvent
+
+    package init(id: Int64, event: RunEvent) {
+        self.id = id
+        self.event = event
+    }
 }
 
 public struct RunTimeline: Sendable, Equatable {
     public var total: Int
     public var events: [StoredRunEvent]
+
+    package init(total: Int, events: [StoredRunEvent]) {
+        self.total = total
+        self.events = events
+    }
 }
 
 public struct RunSummary: Sendable, Equatable {
@@ -116,17 +213,36 @@ public struct RunSummary: Sendable, Equatable {
     public var lastType: String
     public var lastStatus: String?
     public var eventsCount: Int
+
+    package init(runId: String, lastTs: Timestamp, lastType: String, lastStatus: String?, eventsCount: Int) {
+        self.runId = runId
+        self.lastTs = lastTs
+        self.lastType = lastType
+        self.lastStatus = lastStatus
+        self.eventsCount = eventsCount
+    }
 }
 
 public struct RunList: Sendable, Equatable {
     public var total: Int
     public var items: [RunSummary]
+
+    package init(total: Int, items: [RunSummary]) {
+        self.total = total
+        self.items = items
+    }
 }
 
 public struct StoredFeedEvent: Sendable, Equatable {
     public var id: Int64
     public var reqId: String?
     public var event: FeedEvent
+
+    package init(id: Int64, reqId: String?, event: FeedEvent) {
+        self.id = id
+        self.reqId = reqId
+        self.event = event
+    }
 }
 
 public struct NotificationSettings: Sendable, Equatable {
@@ -158,6 +274,14 @@ public struct AccountSummary: Sendable, Equatable {
     public var requestsAllTime: Int64
     public var blockedAllTime: Int64
     public var notifications: NotificationSettings
+
+    package init(plan: Plan, email: String?, requestsAllTime: Int64, blockedAllTime: Int64, notifications: NotificationSettings) {
+        self.plan = plan
+        self.email = email
+        self.requestsAllTime = requestsAllTime
+        self.blockedAllTime = blockedAllTime
+        self.notifications = notifications
+    }
 }
 
 public struct SweepReport: Sendable, Equatable {
@@ -170,14 +294,30 @@ public struct SweepReport: Sendable, Equatable {
     public var total: Int { leasesExpired + leasesPurged + checkLocksRemoved + feedEventsRemoved + runEventsRemoved }
 }
 
+/// The one error type of the storage layer. Each store maps its database's errors into it once.
 public enum StoreError: Error, Equatable, CustomStringConvertible {
+    /// The database cannot answer now (busy, locked, unreachable, restarting, timed out). Retryable:
+    /// the server answers 503 with `Retry-After`, once-exec's local mode retries.
+    case unavailable(String)
     case unknownAccount(Int64)
     case invalidReference(String)
+    /// A stored value does not decode (a bad column, an unknown enum value).
+    case corrupt(String)
+    /// Anything else the database reported. Never shown to API clients.
+    case failure(String)
+
+    public var isRetryable: Bool {
+        if case .unavailable = self { return true }
+        return false
+    }
 
     public var description: String {
         switch self {
+        case .unavailable(let why): "the database is unavailable: \(why)"
         case .unknownAccount(let id): "no account with id \(id)"
         case .invalidReference(let r): "no API key matches \(r)"
+        case .corrupt(let what): "a stored value does not decode: \(what)"
+        case .failure(let what): "database error: \(what)"
         }
     }
 }

@@ -6,7 +6,7 @@ extension SQLiteStore {
         let key = APIKeyMaterial.generate()
         let hash = APIKeyMaterial.hash(key)
         let preview = APIKeyMaterial.preview(key)
-        return try await pool.write { db in
+        return try await write { db in
             let now = self.clock()
             let account: Int64
             var accountPlan = plan
@@ -16,7 +16,8 @@ extension SQLiteStore {
                         db, sql: "SELECT plan FROM accounts WHERE id = ?", arguments: [accountId])
                 else { throw StoreError.unknownAccount(accountId) }
                 account = accountId
-                accountPlan = Plan(rawValue: stored) ?? plan
+                guard let storedPlan = Plan(rawValue: stored) else { throw StoreError.corrupt("account \(accountId) has plan \(stored)") }
+                accountPlan = storedPlan
             } else {
                 try db.execute(
                     sql: "INSERT INTO accounts (name, plan, created_at) VALUES (?, ?, ?)",
@@ -34,27 +35,13 @@ extension SQLiteStore {
     }
 
     public func listKeys() async throws -> [APIKeyInfo] {
-        try await pool.read { db in
-            try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT k.id, k.account_id, a.plan, k.name, k.preview, k.created_at, k.revoked_at
-                    FROM api_keys k JOIN accounts a ON a.id = k.account_id ORDER BY k.id
-                    """
-            ).map(Self.keyInfo(from:))
+        try await read { db in
+            try KeyInfoRow.fetchAll(db, sql: KeyInfoRow.select + " ORDER BY k.id").map(\.info)
         }
     }
 
-    static func keyInfo(from row: Row) -> APIKeyInfo {
-        APIKeyInfo(
-            id: row["id"], accountId: row["account_id"], plan: Plan(rawValue: row["plan"]) ?? .agency,
-            name: row["name"],
-            preview: row["preview"], createdAt: Timestamp(milliseconds: row["created_at"]),
-            revokedAt: (row["revoked_at"] as Int64?).map(Timestamp.init(milliseconds:)))
-    }
-
     public func revokeKey(_ reference: String) async throws -> APIKeyInfo? {
-        try await pool.write { db in
+        try await write { db in
             let condition: String
             let argument: any DatabaseValueConvertible
             if let id = Int64(reference) {
@@ -67,19 +54,15 @@ extension SQLiteStore {
                 condition = "k.preview = ?"
                 argument = reference
             }
-            let rows = try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT k.id, k.account_id, a.plan, k.name, k.preview, k.created_at, k.revoked_at
-                    FROM api_keys k JOIN accounts a ON a.id = k.account_id WHERE \(condition)
-                    """, arguments: [argument])
+            let rows = try KeyInfoRow.fetchAll(
+                db, sql: KeyInfoRow.select + " WHERE \(condition)", arguments: [argument])
             guard rows.count == 1 else {
                 if rows.count > 1 {
                     throw StoreError.invalidReference("\(reference) (matches \(rows.count) keys; use the id)")
                 }
                 return nil
             }
-            var info = Self.keyInfo(from: rows[0])
+            var info = rows[0].info
             if info.revokedAt == nil {
                 let now = self.clock()
                 try db.execute(
@@ -92,7 +75,7 @@ extension SQLiteStore {
 
     public func authenticate(apiKey: String) async throws -> Authentication {
         let hash = APIKeyMaterial.hash(apiKey)
-        return try await pool.read { db in
+        return try await read { db in
             let row = try Row.fetchOne(
                 db,
                 sql: """
@@ -100,59 +83,44 @@ extension SQLiteStore {
                     FROM api_keys k JOIN accounts a ON a.id = k.account_id WHERE k.key_hash = ?
                     """, arguments: [hash])
             guard let row else { return Authentication.unknown }
-            if (row["revoked_at"] as Int64?) != nil { return .revoked }
+            if try row.decode(Int64?.self, forColumn: "revoked_at") != nil { return .revoked }
             return .valid(
                 AccountContext(
-                    accountId: row["account_id"], keyId: row["id"], plan: Plan(rawValue: row["plan"]) ?? .agency,
-                    keyPreview: row["preview"]))
+                    accountId: try row.decode(forColumn: "account_id"), keyId: try row.decode(forColumn: "id"),
+                    plan: try row.enumValue(Plan.self, "plan"), keyPreview: try row.decode(forColumn: "preview")))
         }
     }
 
     public func usage(account: AccountContext, month: String) async throws -> [UsageKind: UsageCounters] {
-        try await pool.read { db in
+        try await read { db in
             var result: [UsageKind: UsageCounters] = [.make: UsageCounters(), .ai: UsageCounters()]
-            for row in try Row.fetchAll(
+            for row in try UsageRow.fetchAll(
                 db, sql: "SELECT * FROM usage_months WHERE account_id = ? AND month = ?",
                 arguments: [account.accountId, month])
             {
-                guard let kind = UsageKind(rawValue: row["kind"]) else { continue }
-                var c = UsageCounters()
-                c.usage = row["usage"]
-                c.requests = row["requests"]
-                c.blocked = row["blocked"]
-                c.charged = row["charged"]
-                c.polling = row["polling"]
-                result[kind] = c
+                result[row.kind] = row.counters
             }
             return result
         }
     }
 
     public func metrics(account: AccountContext, fromDay: String, toDay: String) async throws -> [String: DayMetrics] {
-        try await pool.read { db in
+        try await read { db in
             var result: [String: DayMetrics] = [:]
-            for row in try Row.fetchAll(
+            for row in try MetricsRow.fetchAll(
                 db, sql: "SELECT * FROM metrics_days WHERE account_id = ? AND day >= ? AND day <= ?",
                 arguments: [account.accountId, fromDay, toDay])
             {
-                var m = DayMetrics()
-                m.checksTotal = row["checks_total"]
-                m.locksCreated = row["locks_created"]
-                m.duplicatesBlocked = row["duplicates_blocked"]
-                m.rateLimited = row["rate_limited"]
-                m.aiAcquired = row["ai_acquired"]
-                m.aiCompleted = row["ai_completed"]
-                m.aiFailed = row["ai_failed"]
-                result[row["day"]] = m
+                result[row.day] = row.metrics
             }
             return result
         }
     }
 
     public func accountSummary(account: AccountContext) async throws -> AccountSummary {
-        try await pool.read { db in
+        try await read { db in
             guard
-                let row = try Row.fetchOne(
+                let row = try AccountRow.fetchOne(
                     db, sql: "SELECT * FROM accounts WHERE id = ?", arguments: [account.accountId])
             else { throw StoreError.unknownAccount(account.accountId) }
             let requests =
@@ -164,23 +132,15 @@ extension SQLiteStore {
                     db, sql: "SELECT COALESCE(SUM(duplicates_blocked), 0) FROM metrics_days WHERE account_id = ?",
                     arguments: [account.accountId]) ?? 0
             return AccountSummary(
-                plan: Plan(rawValue: row["plan"]) ?? account.plan, email: row["email"], requestsAllTime: requests,
-                blockedAllTime: blocked, notifications: Self.notifications(from: row))
+                plan: row.plan, email: row.email, requestsAllTime: requests, blockedAllTime: blocked,
+                notifications: row.notifications)
         }
-    }
-
-    /// An unset channel flag follows the master switch (API §12.5).
-    static func notifications(from row: Row) -> NotificationSettings {
-        let master: Bool = row["notify_email"]
-        return NotificationSettings(
-            email: master, toolErrors: (row["notify_tool_errors"] as Bool?) ?? master,
-            runFailures: (row["notify_run_failures"] as Bool?) ?? master)
     }
 
     public func updateNotifications(account: AccountContext, _ update: NotificationUpdate) async throws
         -> NotificationSettings
     {
-        try await pool.write { db in
+        try await write { db in
             if let v = update.email {
                 try db.execute(
                     sql: "UPDATE accounts SET notify_email = ? WHERE id = ?", arguments: [v, account.accountId])
@@ -194,10 +154,10 @@ extension SQLiteStore {
                     sql: "UPDATE accounts SET notify_run_failures = ? WHERE id = ?", arguments: [v, account.accountId])
             }
             guard
-                let row = try Row.fetchOne(
+                let row = try AccountRow.fetchOne(
                     db, sql: "SELECT * FROM accounts WHERE id = ?", arguments: [account.accountId])
             else { throw StoreError.unknownAccount(account.accountId) }
-            return Self.notifications(from: row)
+            return row.notifications
         }
     }
 }
@@ -205,6 +165,14 @@ extension SQLiteStore {
 extension SQLiteStore {
     /// The single account once-exec's local mode uses: created on first use, no API key.
     public func localAccount() throws -> AccountContext {
+        do {
+            return try localAccountRow()
+        } catch {
+            throw Self.map(error)
+        }
+    }
+
+    private func localAccountRow() throws -> AccountContext {
         try pool.write { db in
             if let id = try Int64.fetchOne(db, sql: "SELECT id FROM accounts WHERE name = 'local' ORDER BY id LIMIT 1")
             {

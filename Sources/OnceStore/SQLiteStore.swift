@@ -20,7 +20,7 @@ public final class SQLiteStore: OnceStorage {
     public let path: String
     /// Whether usage counters, daily metrics and the activity feed are kept. once-server keeps
     /// them for its API; once-exec's local store does not, so a skipped run writes nothing.
-    let recordsActivity: Bool
+    public let recordsActivity: Bool
 
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     public init(
@@ -36,16 +36,21 @@ public final class SQLiteStore: OnceStorage {
         }
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        self.pool = try DatabasePool(path: path, configuration: config)
         self.clock = clock
         self.path = path
+        do {
+            self.pool = try DatabasePool(path: path, configuration: config)
+        } catch {
+            throw Self.map(error)
+        }
         do {
             try Self.migrator.migrate(pool)
         } catch {
             // Several processes (once-exec wrappers started together) may create a new file at
             // the same moment; the loser's migration fails on tables the winner just made.
             // That is fine as long as the schema is complete now.
-            guard try pool.read({ try Self.migrator.hasCompletedMigrations($0) }) else { throw error }
+            let complete = (try? pool.read({ try Self.migrator.hasCompletedMigrations($0) })) ?? false
+            guard complete else { throw Self.map(error) }
         }
     }
 
@@ -183,8 +188,62 @@ public final class SQLiteStore: OnceStorage {
 enum JSONColumn {
     static func encode(_ value: JSONValue?) -> String? { value.map { $0.canonicalText } }
 
-    static func decode(_ text: String?) -> JSONValue? {
+    /// A column that does not parse is a corrupt store, not a missing value.
+    static func decode(_ text: String?, column: String) throws -> JSONValue? {
         guard let text else { return nil }
-        return try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
+        do {
+            return try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
+        } catch {
+            throw StoreError.corrupt("column \(column) holds invalid JSON")
+        }
+    }
+}
+
+extension SQLiteStore {
+    /// A write transaction with the database's errors mapped once.
+    func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        do {
+            return try await pool.write(body)
+        } catch {
+            throw Self.map(error)
+        }
+    }
+
+    func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        do {
+            return try await pool.read(body)
+        } catch {
+            throw Self.map(error)
+        }
+    }
+
+    /// The one place SQLite's errors become ``StoreError``: busy and locked are retryable,
+    /// a full disk or a read-only file are reported as such, anything else is a failure.
+    static func map(_ error: any Error) -> StoreError {
+        if let error = error as? StoreError { return error }
+        if error is RowDecodingError { return .corrupt("\(error)") }
+        guard let error = error as? DatabaseError else { return .failure("\(error)") }
+        switch error.resultCode {
+        case .SQLITE_BUSY, .SQLITE_LOCKED:
+            return .unavailable("the database file is locked by another process")
+        case .SQLITE_FULL:
+            return .failure("the disk is full")
+        case .SQLITE_READONLY, .SQLITE_PERM, .SQLITE_CANTOPEN, .SQLITE_AUTH:
+            return .failure("the database file cannot be opened for writing (check its permissions)")
+        case .SQLITE_CORRUPT, .SQLITE_NOTADB:
+            return .corrupt("the file is not a valid once database")
+        default:
+            return .failure("SQLite error \(error.resultCode.rawValue)")
+        }
+    }
+
+    public func isHealthy() async -> Bool {
+        (try? await read { db in try Int.fetchOne(db, sql: "SELECT 1") }) != nil
+    }
+
+    /// SQLite has one writer per file and each sweep step is its own short transaction, so
+    /// several sweepers need no coordination.
+    public func exclusively<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T? {
+        try await body()
     }
 }

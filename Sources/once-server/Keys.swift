@@ -25,13 +25,15 @@ struct Keys: AsyncParsableCommand {
         var account: Int64?
 
         func run() async throws {
-            let store = try database.open()
-            do {
-                let created = try await store.createKey(plan: plan, name: name, accountId: account)
-                print(created.key)
-            } catch let error as StoreError {
-                throw ValidationError(error.description)
+            let (plan, name, account) = (self.plan, self.name, self.account)
+            let created = try await database.withStore { store in
+                do {
+                    return try await store.createKey(plan: plan, name: name, accountId: account)
+                } catch let error as StoreError {
+                    throw CommandFailure(error.description)
+                }
             }
+            print(created.key)
         }
     }
 
@@ -44,8 +46,7 @@ struct Keys: AsyncParsableCommand {
         var json = false
 
         func run() async throws {
-            let store = try database.open()
-            let keys = try await store.listKeys()
+            let keys = try await database.withStore { store in try await store.listKeys() }
             if json {
                 for k in keys {
                     let line: JSONValue = .object([
@@ -81,12 +82,13 @@ struct Keys: AsyncParsableCommand {
         var key: String
 
         func run() async throws {
-            let store = try database.open()
-            let revoked: APIKeyInfo?
-            do {
-                revoked = try await store.revokeKey(key)
-            } catch let error as StoreError {
-                throw ValidationError(error.description)
+            let key = self.key
+            let revoked = try await database.withStore { store in
+                do {
+                    return try await store.revokeKey(key)
+                } catch let error as StoreError {
+                    throw CommandFailure(error.description)
+                }
             }
             guard let revoked else { throw ValidationError("no API key matches \(key)") }
             print("revoked key \(revoked.id) (\(revoked.preview))")

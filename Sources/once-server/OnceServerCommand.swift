@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import OnceCore
+import OncePostgres
 import OnceServer
 import OnceStore
 
@@ -24,13 +25,26 @@ struct DatabaseOption: ParsableArguments {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "Path of the SQLite database file; created if missing.",
+            "The SQLite file (created if missing) or a postgres://USER[:PASS]@HOST:PORT/DB[?sslmode=…] URL.",
             discussion: "Default: $ONCE_SERVER_DATABASE, else $XDG_DATA_HOME/once/once-server.sqlite "
-                + "(~/.local/share/once/once-server.sqlite).",
-            valueName: "path"))
+                + "(~/.local/share/once/once-server.sqlite). sslmode: disable, prefer (default), require, "
+                + "verify-full.",
+            valueName: "path-or-url"))
     var database: String?
 
-    var path: String {
+    enum Location {
+        case sqlite(path: String)
+        case postgres(PostgresURL)
+
+        var description: String {
+            switch self {
+            case .sqlite(let path): path
+            case .postgres(let url): url.description
+            }
+        }
+    }
+
+    var text: String {
         if let database { return database }
         let env = ProcessInfo.processInfo.environment
         if let configured = env["ONCE_SERVER_DATABASE"], !configured.isEmpty { return configured }
@@ -40,11 +54,53 @@ struct DatabaseOption: ParsableArguments {
         return (dataHome as NSString).appendingPathComponent("once/once-server.sqlite")
     }
 
-    func open(durability: SQLiteStore.Durability = .full) throws -> SQLiteStore {
-        do {
-            return try SQLiteStore(path: path, durability: durability)
-        } catch {
-            throw ValidationError("cannot open database \(path): \(error)")
+    /// A URL (anything with a scheme) must be a PostgreSQL URL that parses; only a plain path is
+    /// a SQLite file, so `postgres:/…` typos never create a file in a folder named `postgres:`.
+    var location: Location {
+        get throws {
+            let text = self.text
+            guard PostgresURL.looksLikeURL(text) else {
+                return .sqlite(path: text)
+            }
+            do {
+                return .postgres(try PostgresURL(text))
+            } catch {
+                throw ValidationError("--database: \(error)")
+            }
         }
     }
+
+    func validate() throws { _ = try location }
+
+    /// Opens the store for the duration of `body`, then closes it.
+    func withStore<T: Sendable>(
+        durability: SQLiteStore.Durability = .full, _ body: @Sendable (any OnceStorage) async throws -> T
+    ) async throws -> T {
+        switch try location {
+        case .sqlite(let path):
+            let store: SQLiteStore
+            do {
+                store = try SQLiteStore(path: path, durability: durability)
+            } catch {
+                throw CommandFailure("cannot open database \(path): \(error)")
+            }
+            return try await body(store)
+        case .postgres(let url):
+            do {
+                return try await PostgresStore.with(url: url) { store in try await body(store) }
+            } catch let error as StoreError {
+                throw CommandFailure("database \(url): \(error)")
+            }
+        }
+    }
+}
+
+/// A runtime failure: one line on stderr, exit status 1.
+struct CommandFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+extension CommandFailure: LocalizedError {
+    var errorDescription: String? { description }
 }

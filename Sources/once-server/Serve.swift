@@ -62,17 +62,20 @@ struct Serve: AsyncParsableCommand {
         }
         var logger = Logger(label: "once-server")
         logger.logLevel = logLevel
-        let store = try database.open(durability: durability)
         let configuration = ServerConfiguration(
             host: host, port: port, duplicateStatusCode: duplicate, minTTL: minTtl, bodyLimit: bodyLimit,
             sweepInterval: sweepInterval)
-        let path = database.path
+        let shownDatabase = try database.location.description
         let host = self.host
-        let app = OnceServerApp.application(store: store, configuration: configuration, logger: logger) { port in
-            let shown = host.contains(":") ? "[\(host)]" : host
-            print("once-server listening on http://\(shown):\(port) (database \(path))")
-            fflush(nil)
+        try await database.withStore(durability: durability) { [logger] store in
+            let app = OnceServerApp.application(store: store, configuration: configuration, logger: logger) { port in
+                let shown = host.contains(":") ? "[\(host)]" : host
+                print("once-server listening on http://\(shown):\(port) (database \(shownDatabase))")
+                fflush(nil)
+            }
+            // Returns after SIGTERM or SIGINT once in-flight requests are done and the sweeper has
+            // stopped; the store closes when this closure returns.
+            try await app.runService()
         }
-        try await app.runService()
     }
 }

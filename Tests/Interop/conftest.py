@@ -90,7 +90,22 @@ def run_cli(*args: str) -> str:
     return cp.stdout
 
 
-def create_key(db: Path, plan: Optional[str] = None, name: Optional[str] = None) -> str:
+def new_database(tmp: Path):
+    """A fresh database for one server: a SQLite file in `tmp`, or, when ONCE_INTEROP_POSTGRES_URL
+    names a PostgreSQL cluster, a new database on it (the same tests then run on PostgreSQL)."""
+    admin = os.environ.get("ONCE_INTEROP_POSTGRES_URL")
+    if not admin:
+        return tmp / "once.sqlite"
+    name = "once_interop_" + uuid.uuid4().hex[:12]
+    cp = subprocess.run(["psql", admin, "-v", "ON_ERROR_STOP=1", "-qc", f"CREATE DATABASE {name}"],
+                        capture_output=True, text=True, timeout=CLI_TIMEOUT_S)
+    if cp.returncode != 0:
+        pytest.fail(f"CREATE DATABASE failed: {cp.stderr}")
+    base, _, query = admin.partition("?")
+    return base.rsplit("/", 1)[0] + "/" + name + ("?" + query if query else "")
+
+
+def create_key(db, plan: Optional[str] = None, name: Optional[str] = None) -> str:
     args = ["keys", "create", "--database", str(db)]
     if plan:
         args += ["--plan", plan]
@@ -105,14 +120,14 @@ def create_key(db: Path, plan: Optional[str] = None, name: Optional[str] = None)
 class Server:
     proc: subprocess.Popen
     base_url: str
-    db: Path
+    db: object
     log: Deque[str] = field(default_factory=lambda: collections.deque(maxlen=400))
 
     def log_tail(self, n: int = 40) -> str:
         return "\n".join(list(self.log)[-n:])
 
 
-def start_server(db: Path, *extra: str) -> Server:
+def start_server(db, *extra: str) -> Server:
     binp = _server_bin()
     if not binp.exists():
         pytest.fail(f"server binary not found: {binp} (set ONCE_SERVER_BIN)")
@@ -184,7 +199,7 @@ class Env:
 @pytest.fixture(scope="session")
 def env():
     with tempfile.TemporaryDirectory(prefix="once-interop-") as tmp:
-        db = Path(tmp) / "once.sqlite"
+        db = new_database(Path(tmp))
         key = create_key(db, name="interop-main")
         free_key = create_key(db, plan="free", name="interop-free")
         revoked = create_key(db, plan="starter", name="interop-revoked")
@@ -199,7 +214,7 @@ def env():
 @pytest.fixture(scope="session")
 def env409():
     with tempfile.TemporaryDirectory(prefix="once-interop409-") as tmp:
-        db = Path(tmp) / "once.sqlite"
+        db = new_database(Path(tmp))
         key = create_key(db, name="interop-409")
         srv = start_server(db, "--duplicate-status-code", "409")  # default min TTL (10 s)
         try:

@@ -6,17 +6,18 @@ import NIOCore
 import OnceCore
 import OnceServer
 import OnceStore
+import OnceStoreTestSupport
 import Testing
 
-/// A once-server router over a real SQLite file, driven in process through HummingbirdTesting.
+/// A once-server router over a real store, driven in process through HummingbirdTesting.
 struct APIHarness {
-    let store: SQLiteStore
+    let store: any OnceStorage
     let key: String
     let app: Application<RouterResponder<OnceRequestContext>>
 
+    /// Over a fresh store of the kind `ONCE_TEST_STORE` names (SQLite unless it says postgres).
     init(configuration: ServerConfiguration = ServerConfiguration(), plan: Plan = .agency) async throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("once-api-\(UUID().uuidString)")
-        store = try SQLiteStore(path: dir.appendingPathComponent("once.sqlite").path)
+        store = try await TestStores.make()
         key = try await store.createKey(plan: plan, name: "test", accountId: nil).key
         app = Application(router: OnceServerApp.router(store: store, configuration: configuration))
     }

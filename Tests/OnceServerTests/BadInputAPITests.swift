@@ -127,7 +127,7 @@ struct BadInputAPITests {
             #expect(wrong.status == .methodNotAllowed)
             #expect(wrong.headers[.allow] == "POST")
             #expect(try await api.request(.put, "/v1/runs/abc").status == .methodNotAllowed)
-            #expect(try await api.get("/healthz").json == .object(["status": .string("ok")]))
+            #expect(try await api.get("/healthz").json == .object(["status": .string("ok"), "store": .string("up")]))
         }
     }
 }

@@ -1,0 +1,190 @@
+import Foundation
+import Logging
+import OnceCore
+import OnceStore
+import PostgresNIO
+import Synchronization
+
+/// The shared store: several once-server replicas on one PostgreSQL database.
+///
+/// - One clock decides: every transition reads `clock_timestamp()` inside its transaction, so
+///   replicas with skewed clocks agree on deadlines and expiry. ``now()`` is the database's clock
+///   as last seen (local clock plus the offset measured at the last transaction), for display.
+/// - One key, one writer: a transition takes a transaction-scoped advisory lock on a hash of
+///   (account, key) before it reads the row, so concurrent transitions of a key, from any
+///   replica, run one after the other, and a key that has no row yet is covered too.
+/// - Bounded waits: every operation gives up after ``Options/operationTimeout`` with
+///   ``StoreError/unavailable(_:)``, so a stopped or unreachable database yields 503s, not hangs.
+///
+/// ``run()`` must be running (it drives the connection pool) while the store is used.
+public final class PostgresStore: OnceStorage {
+    public struct Options: Sendable {
+        /// Connections in the pool (bounded; requests beyond it wait for one, within the timeout).
+        public var maximumConnections = 2 * ProcessInfo.processInfo.activeProcessorCount + 2
+        /// How long one store operation may take, waiting for a connection included.
+        public var operationTimeout: Duration = .seconds(5)
+        /// Opening a TCP connection gives up after this.
+        public var connectTimeout: Duration = .seconds(3)
+        public var recordsActivity = true
+        /// Milliseconds added to the database clock. Tests use it to move time forward without
+        /// waiting; in production it is zero, and the database's clock alone decides.
+        public var clockAdjustment: @Sendable () -> Int64 = { 0 }
+
+        public init() {}
+    }
+
+    public let url: PostgresURL
+    let client: PostgresClient
+    let options: Options
+    let logger: Logger
+    let localClock: @Sendable () -> Timestamp
+    /// Database clock minus local clock, in milliseconds, as measured at the latest transaction.
+    private let offset = Mutex<Int64>(0)
+
+    public var recordsActivity: Bool { options.recordsActivity }
+
+    public init(
+        url: PostgresURL, options: Options = Options(), logger: Logger = Logger(label: "once.postgres"),
+        localClock: @escaping @Sendable () -> Timestamp = SQLiteStore.systemClock
+    ) {
+        var configuration = url.clientConfiguration
+        configuration.options.maximumConnections = max(2, options.maximumConnections)
+        configuration.options.connectTimeout = options.connectTimeout
+        configuration.options.keepAliveBehavior = .init(frequency: .seconds(15))
+        self.url = url
+        self.options = options
+        self.logger = logger
+        self.localClock = localClock
+        self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+    }
+
+    /// Drives the connection pool until the calling task is cancelled.
+    public func run() async { await client.run() }
+
+    /// Opens a store for the duration of `body`: runs the pool, applies migrations, then
+    /// closes everything when `body` returns or throws.
+    public static func with<T: Sendable>(
+        url: PostgresURL, options: Options = Options(), logger: Logger = Logger(label: "once.postgres"),
+        localClock: @escaping @Sendable () -> Timestamp = SQLiteStore.systemClock,
+        _ body: @Sendable (PostgresStore) async throws -> T
+    ) async throws -> T {
+        let store = PostgresStore(url: url, options: options, logger: logger, localClock: localClock)
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await store.run() }
+            defer { group.cancelAll() }
+            try await store.migrate()
+            return try await body(store)
+        }
+    }
+
+    public func now() -> Timestamp {
+        Timestamp(milliseconds: localClock().milliseconds + offset.withLock { $0 })
+    }
+
+    func observe(databaseNow: Timestamp) {
+        let local = localClock().milliseconds
+        offset.withLock { $0 = databaseNow.milliseconds - local }
+    }
+
+    /// The database clock in milliseconds, as SQL (an integer literal is the only thing inlined).
+    var nowSQL: String {
+        "(floor(extract(epoch from clock_timestamp()) * 1000)::int8 + \(options.clockAdjustment()))"
+    }
+
+    // MARK: Bounded, mapped operations
+
+    /// Runs `body` with the operation timeout, mapping every error once; retries a transaction
+    /// the database aborted for a deadlock or a serialization conflict.
+    func perform<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try await withTimeout(options.operationTimeout, body)
+            } catch {
+                let mapped = Self.map(error)
+                if attempt < 3, Self.isConflictAbort(error) { continue }
+                throw mapped
+            }
+        }
+    }
+
+    func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws
+        -> T
+    {
+        let logger = self.logger
+        return try await perform { [client] in
+            try await client.withTransaction(logger: logger) { connection in try await body(connection) }
+        }
+    }
+
+    func connection<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws
+        -> T
+    {
+        try await perform { [client] in try await client.withConnection { connection in try await body(connection) } }
+    }
+
+    private func withTimeout<T: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async throws -> T)
+        async throws -> T
+    {
+        try await withThrowingTaskGroup(of: T.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                try await Task.sleep(for: limit)
+                throw StoreError.unavailable("PostgreSQL did not answer within \(limit)")
+            }
+            defer { group.cancelAll() }
+            return try await group.next()!
+        }
+    }
+
+    static func isConflictAbort(_ error: any Error) -> Bool {
+        var error = error
+        if let t = error as? PostgresTransactionError, let inner = t.closureError ?? t.commitError { error = inner }
+        guard let psql = error as? PSQLError, psql.code == .server else { return false }
+        let state = psql.serverInfo?[.sqlState]
+        return state == "40001" || state == "40P01"
+    }
+
+    // MARK: Health and maintenance
+
+    public func isHealthy() async -> Bool {
+        do {
+            return try await withTimeout(.seconds(2)) { [client] in
+                let rows = try await client.query("SELECT 1").collect()
+                return rows.count == 1
+            }
+        } catch {
+            return false
+        }
+    }
+
+    /// Advisory-lock keys of this application (arbitrary constants, namespaced by their value).
+    static let migrationLock: Int64 = 0x6F6E_6365_6D69_6772  // "oncemigr"
+    static let maintenanceLock: Int64 = 0x6F6E_6365_7377_6570  // "oncesweep"
+
+    public func exclusively<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T? {
+        // A session lock on one pooled connection, held while `body` runs its own transactions on
+        // others; if that connection dies, PostgreSQL releases the lock with it.
+        let logger = self.logger
+        do {
+            return try await client.withConnection { connection -> T? in
+                let rows = try await connection.query(
+                    "SELECT pg_try_advisory_lock(\(Self.maintenanceLock))", logger: logger
+                ).collect()
+                guard let first = rows.first, try first.makeRandomAccess()[0].decode(Bool.self) else { return nil }
+                do {
+                    let result = try await body()
+                    try await connection.query("SELECT pg_advisory_unlock(\(Self.maintenanceLock))", logger: logger)
+                    return result
+                } catch {
+                    _ = try? await connection.query(
+                        "SELECT pg_advisory_unlock(\(Self.maintenanceLock))", logger: logger)
+                    throw error
+                }
+            }
+        } catch {
+            throw Self.map(error)
+        }
+    }
+}
