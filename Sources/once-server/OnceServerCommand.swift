@@ -74,7 +74,8 @@ struct DatabaseOption: ParsableArguments {
 
     /// Opens the store for the duration of `body`, then closes it.
     func withStore<T: Sendable>(
-        durability: SQLiteStore.Durability = .full, _ body: @Sendable (any OnceStorage) async throws -> T
+        durability: SQLiteStore.Durability = .full, timeout: Duration = .seconds(5),
+        _ body: @Sendable (any OnceStorage) async throws -> T
     ) async throws -> T {
         switch try location {
         case .sqlite(let path):
@@ -87,7 +88,10 @@ struct DatabaseOption: ParsableArguments {
             return try await body(store)
         case .postgres(let url):
             do {
-                return try await PostgresStore.with(url: url) { store in try await body(store) }
+                var options = PostgresStore.Options()
+                options.operationTimeout = timeout
+                options.connectTimeout = min(timeout, .seconds(3))
+                return try await PostgresStore.with(url: url, options: options) { store in try await body(store) }
             } catch let error as StoreError {
                 throw CommandFailure("database \(url): \(error)")
             }

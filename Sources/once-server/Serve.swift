@@ -36,6 +36,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Commit durability: full (fsync each commit, survives power loss) or normal (survives a crash).")
     var durability: SQLiteStore.Durability = .full
 
+    @Option(
+        help: ArgumentHelp(
+            "Seconds a request may wait for PostgreSQL before it gets 503 with Retry-After.",
+            discussion: "Connecting, waiting for a pooled connection and the query all count."))
+    var storeTimeout = 5
+
     @Option(help: "Seconds between retention sweeps (0 turns them off).")
     var sweepInterval = 60
 
@@ -50,6 +56,7 @@ struct Serve: AsyncParsableCommand {
         guard minTtl >= 1 else { throw ValidationError("--min-ttl must be at least 1") }
         guard bodyLimit >= 1024 else { throw ValidationError("--body-limit must be at least 1024") }
         guard sweepInterval >= 0 else { throw ValidationError("--sweep-interval must not be negative") }
+        guard (1...300).contains(storeTimeout) else { throw ValidationError("--store-timeout must be 1–300 seconds") }
     }
 
     func run() async throws {
@@ -67,7 +74,7 @@ struct Serve: AsyncParsableCommand {
             sweepInterval: sweepInterval)
         let shownDatabase = try database.location.description
         let host = self.host
-        try await database.withStore(durability: durability) { [logger] store in
+        try await database.withStore(durability: durability, timeout: .seconds(storeTimeout)) { [logger] store in
             let app = OnceServerApp.application(store: store, configuration: configuration, logger: logger) { port in
                 let shown = host.contains(":") ? "[\(host)]" : host
                 print("once-server listening on http://\(shown):\(port) (database \(shownDatabase))")
