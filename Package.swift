@@ -103,7 +103,7 @@ let package = Package(
         ),
         .target(
             name: "OnceStoreTestSupport",
-            dependencies: ["OnceStore", "OncePostgres"],
+            dependencies: ["OnceCore", "OnceStore", "OncePostgres"],
             path: "Tests/StoreTestSupport"
         ),
         .testTarget(

@@ -1,4 +1,5 @@
 import Foundation
+import OnceCore
 import OncePostgres
 import OnceStore
 
@@ -31,15 +32,16 @@ public enum TestStores {
     }
 
     /// A migrated PostgreSQL store on `url` whose pool runs for the rest of the test process.
-    public static func postgres(url: PostgresURL, options: PostgresStore.Options = PostgresStore.Options())
-        async throws -> PostgresStore
-    {
+    public static func postgres(
+        url: PostgresURL, options: PostgresStore.Options = PostgresStore.Options(),
+        localClock: @escaping @Sendable () -> Timestamp = SQLiteStore.systemClock
+    ) async throws -> PostgresStore {
         var options = options
         options.maximumConnections = min(options.maximumConnections, 8)
         // Tests race 64 callers on one key while other suites load the same small machine; the
         // queue on one key's lock is inherent, so give it more room than a server's 5 s.
         options.operationTimeout = .seconds(30)
-        let store = PostgresStore(url: url, options: options)
+        let store = PostgresStore(url: url, options: options, localClock: localClock)
         PoolRunner.start(store)
         try await store.migrate()
         return store
