@@ -30,7 +30,7 @@ struct Keys: AsyncParsableCommand {
                 do {
                     return try await store.createKey(plan: plan, name: name, accountId: account)
                 } catch let error as StoreError {
-                    throw CommandFailure(error.description)
+                    throw ValidationError(error.description)
                 }
             }
             print(created.key)
@@ -87,7 +87,7 @@ struct Keys: AsyncParsableCommand {
                 do {
                     return try await store.revokeKey(key)
                 } catch let error as StoreError {
-                    throw CommandFailure(error.description)
+                    throw ValidationError(error.description)
                 }
             }
             guard let revoked else { throw ValidationError("no API key matches \(key)") }

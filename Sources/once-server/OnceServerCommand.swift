@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import OnceCore
 import OncePostgres
 import OnceServer
@@ -75,7 +76,7 @@ struct DatabaseOption: ParsableArguments {
     /// Opens the store for the duration of `body`, then closes it.
     func withStore<T: Sendable>(
         durability: SQLiteStore.Durability = .full, timeout: Duration = .seconds(5),
-        _ body: @Sendable (any OnceStorage) async throws -> T
+        logLevel: Logger.Level = .error, _ body: @Sendable (any OnceStorage) async throws -> T
     ) async throws -> T {
         switch try location {
         case .sqlite(let path):
@@ -83,7 +84,7 @@ struct DatabaseOption: ParsableArguments {
             do {
                 store = try SQLiteStore(path: path, durability: durability)
             } catch {
-                throw CommandFailure("cannot open database \(path): \(error)")
+                throw ValidationError("cannot open database \(path): \(error)")
             }
             return try await body(store)
         case .postgres(let url):
@@ -91,20 +92,18 @@ struct DatabaseOption: ParsableArguments {
                 var options = PostgresStore.Options()
                 options.operationTimeout = timeout
                 options.connectTimeout = min(timeout, .seconds(3))
-                return try await PostgresStore.with(url: url, options: options) { store in try await body(store) }
+                var logger = Logger(label: "once-server.postgres")
+                logger.logLevel = logLevel
+                return try await PostgresStore.with(url: url, options: options, logger: logger) { store in
+                    try await body(store)
+                }
+            } catch let error as StoreError where error.isRetryable {
+                // EX_UNAVAILABLE: a supervisor may simply try again later.
+                FileHandle.standardError.write(Data("Error: database \(url): \(error)\n".utf8))
+                throw ExitCode(69)
             } catch let error as StoreError {
-                throw CommandFailure("database \(url): \(error)")
+                throw ValidationError("database \(url): \(error)")
             }
         }
     }
-}
-
-/// A runtime failure: one line on stderr, exit status 1.
-struct CommandFailure: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
-}
-
-extension CommandFailure: LocalizedError {
-    var errorDescription: String? { description }
 }

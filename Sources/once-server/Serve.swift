@@ -74,7 +74,8 @@ struct Serve: AsyncParsableCommand {
             sweepInterval: sweepInterval)
         let shownDatabase = try database.location.description
         let host = self.host
-        try await database.withStore(durability: durability, timeout: .seconds(storeTimeout)) { [logger] store in
+        try await database.withStore(durability: durability, timeout: .seconds(storeTimeout), logLevel: logLevel) {
+            [logger] store in
             let app = OnceServerApp.application(store: store, configuration: configuration, logger: logger) { port in
                 let shown = host.contains(":") ? "[\(host)]" : host
                 print("once-server listening on http://\(shown):\(port) (database \(shownDatabase))")
