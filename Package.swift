@@ -107,11 +107,16 @@ let package = Package(
             path: "Tests/StoreTestSupport"
         ),
         .testTarget(
-            name: "OnceStoreTests", dependencies: ["OnceStore", "OncePostgres", "OnceCore", "OnceStoreTestSupport"]),
+            name: "OnceStoreTests",
+            dependencies: [
+                "OnceStore", "OncePostgres", "OnceCore", "OnceStoreTestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]),
         .testTarget(
             name: "OnceServerTests",
             dependencies: [
                 "OnceServer", "OnceStore", "OnceCore", "OncePostgres", "OnceStoreTestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -25,11 +25,13 @@ public final class SQLiteStore: OnceStorage {
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     public init(
         path: String, durability: Durability = .full, recordsActivity: Bool = true,
+        busyTimeout: Double = 10,
         clock: @escaping @Sendable () -> Timestamp = SQLiteStore.systemClock
     ) throws {
         self.recordsActivity = recordsActivity
         var config = Configuration()
-        config.busyMode = .timeout(10)
+        // Another process's write transaction is waited for this long, then the store is unavailable.
+        config.busyMode = .timeout(busyTimeout)
         let synchronous = durability == .full ? "FULL" : "NORMAL"
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = \(synchronous)")

@@ -16,8 +16,11 @@ struct APIHarness {
     let app: Application<RouterResponder<OnceRequestContext>>
 
     /// Over a fresh store of the kind `ONCE_TEST_STORE` names (SQLite unless it says postgres).
-    init(configuration: ServerConfiguration = ServerConfiguration(), plan: Plan = .agency) async throws {
-        store = try await TestStores.make()
+    init(
+        configuration: ServerConfiguration = ServerConfiguration(), plan: Plan = .agency,
+        store given: (any OnceStorage)? = nil
+    ) async throws {
+        if let given { store = given } else { store = try await TestStores.make() }
         key = try await store.createKey(plan: plan, name: "test", accountId: nil).key
         app = Application(router: OnceServerApp.router(store: store, configuration: configuration))
     }
