@@ -167,7 +167,10 @@ public struct APIKeyInfo: Sendable, Equatable {
     public var createdAt: Timestamp
     public var revokedAt: Timestamp?
 
-    package init(id: Int64, accountId: Int64, plan: Plan, name: String?, preview: String, createdAt: Timestamp, revokedAt: Timestamp?) {
+    package init(
+        id: Int64, accountId: Int64, plan: Plan, name: String?, preview: String, createdAt: Timestamp,
+        revokedAt: Timestamp?
+    ) {
         self.id = id
         self.accountId = accountId
         self.plan = plan
@@ -275,7 +278,9 @@ public struct AccountSummary: Sendable, Equatable {
     public var blockedAllTime: Int64
     public var notifications: NotificationSettings
 
-    package init(plan: Plan, email: String?, requestsAllTime: Int64, blockedAllTime: Int64, notifications: NotificationSettings) {
+    package init(
+        plan: Plan, email: String?, requestsAllTime: Int64, blockedAllTime: Int64, notifications: NotificationSettings
+    ) {
         self.plan = plan
         self.email = email
         self.requestsAllTime = requestsAllTime

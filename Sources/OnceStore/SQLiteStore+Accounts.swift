@@ -16,7 +16,9 @@ extension SQLiteStore {
                         db, sql: "SELECT plan FROM accounts WHERE id = ?", arguments: [accountId])
                 else { throw StoreError.unknownAccount(accountId) }
                 account = accountId
-                guard let storedPlan = Plan(rawValue: stored) else { throw StoreError.corrupt("account \(accountId) has plan \(stored)") }
+                guard let storedPlan = Plan(rawValue: stored) else {
+                    throw StoreError.corrupt("account \(accountId) has plan \(stored)")
+                }
                 accountPlan = storedPlan
             } else {
                 try db.execute(

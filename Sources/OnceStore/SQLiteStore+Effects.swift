@@ -49,7 +49,9 @@ enum EffectsWriter {
     }
 
     /// `values`: usage, requests, blocked, charged, polling.
-    private static func addUsage(_ db: Database, _ accountId: Int64, _ month: String, _ kind: UsageKind, _ values: [Int64])
+    private static func addUsage(
+        _ db: Database, _ accountId: Int64, _ month: String, _ kind: UsageKind, _ values: [Int64]
+    )
         throws
     {
         try db.execute(

@@ -11,7 +11,9 @@ extension SQLiteStore {
             let stored = try LeaseRow.fetch(db, accountId: accountId, key: key)
             let input = TransactionInput(now: now, usage: try UsageRow.usage(db, accountId, .ai, now.month))
             let transition = decide(stored, input)
-            if let record = transition.write { try LeaseRow(accountId: accountId, record).insert(db, onConflict: .replace) }
+            if let record = transition.write {
+                try LeaseRow(accountId: accountId, record).insert(db, onConflict: .replace)
+            }
             try EffectsWriter.persist(transition.effects, db, accountId: accountId, now: now, requestId: requestId)
             return Decided(transition, now: now)
         }
@@ -26,7 +28,9 @@ extension SQLiteStore {
             let existing = try CheckLockRow.fetch(db, accountId: accountId, key: key)
             let input = TransactionInput(now: now, usage: try UsageRow.usage(db, accountId, .make, now.month))
             let transition = decide(existing, input)
-            if let record = transition.write { try CheckLockRow(accountId: accountId, record).insert(db, onConflict: .replace) }
+            if let record = transition.write {
+                try CheckLockRow(accountId: accountId, record).insert(db, onConflict: .replace)
+            }
             try EffectsWriter.persist(transition.effects, db, accountId: accountId, now: now, requestId: requestId)
             return Decided(transition, now: now)
         }

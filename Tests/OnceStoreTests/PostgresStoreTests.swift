@@ -1,15 +1,18 @@
 import Foundation
-#if canImport(Glibc)
-    import Glibc
-#endif
 import OnceCore
 import OncePostgres
 import OnceStore
 import OnceStoreTestSupport
 import Testing
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// What only the shared store has: replicas with skewed clocks, and a database that goes away.
-@Suite("PostgreSQL store: the database clock decides; outages are retryable", .enabled(if: StoreFactory.all.contains { $0.name == "postgres" }))
+@Suite(
+    "PostgreSQL store: the database clock decides; outages are retryable",
+    .enabled(if: StoreFactory.all.contains { $0.name == "postgres" }))
 struct PostgresStoreTests {
     @Test("a replica an hour ahead neither sees a live lease expired nor extends deadlines by its clock")
     func skewedReplicasAgree() async throws {
@@ -17,9 +20,11 @@ struct PostgresStoreTests {
         let honest = try await TestStores.postgres(url: url)
         var skewed = PostgresStore.Options()
         skewed.recordsActivity = true
-        let ahead = try await TestStores.postgres(url: url, options: skewed, localClock: {
-            SQLiteStore.systemClock().adding(seconds: 3_600)
-        })
+        let ahead = try await TestStores.postgres(
+            url: url, options: skewed,
+            localClock: {
+                SQLiteStore.systemClock().adding(seconds: 3_600)
+            })
         let created = try await honest.createKey(plan: .agency, name: nil, accountId: nil)
         guard case .valid(let account) = try await ahead.authenticate(apiKey: created.key) else {
             Issue.record("the key must authenticate on the other replica")
@@ -84,7 +89,9 @@ func closedPort() throws -> Int {
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
     address.sin_port = 0
     var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+    _ = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
+    }
     _ = withUnsafeMutablePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
     }
