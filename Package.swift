@@ -43,6 +43,7 @@ let package = Package(
                 "OnceCore",
                 "OnceStore",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "_ConnectionPoolModule", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

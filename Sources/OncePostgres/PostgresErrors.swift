@@ -1,5 +1,6 @@
 import OnceStore
 import PostgresNIO
+import _ConnectionPoolModule
 
 extension PostgresStore {
     /// The one place PostgreSQL's errors become ``StoreError``. Everything that a retry can fix
@@ -13,6 +14,8 @@ extension PostgresStore {
         }
         if error is PostgresDecodingError { return .corrupt("a column does not decode") }
         if error is CancellationError { return .unavailable("the request was cancelled") }
+        // The pool was shut down under the request (replaced after an outage) or timed it out.
+        if error is ConnectionPoolError { return .unavailable("no pooled connection") }
         guard let error = error as? PSQLError else { return .failure(String(describing: type(of: error))) }
         switch error.code {
         case .server:

@@ -11,10 +11,7 @@ public enum PostgresScratch {
         var url = adminURL
         let logger = Logger(label: "once.postgres.scratch")
         let connection = try await PostgresConnection.connect(
-            configuration: PostgresConnection.Configuration(
-                host: adminURL.host, port: adminURL.port, username: adminURL.user, password: adminURL.password,
-                database: adminURL.database, tls: .disable),
-            id: 1, logger: logger)
+            configuration: try adminURL.connectionConfiguration, id: 1, logger: logger)
         do {
             // The name is ours (letters, digits, underscore), so it may be inlined.
             try await connection.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: logger)

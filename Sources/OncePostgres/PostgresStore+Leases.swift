@@ -8,75 +8,78 @@ extension PostgresStore {
         accountId: Int64, key: String, requestId: String?,
         _ decide: @escaping @Sendable (LeaseRecord?, TransactionInput) -> LeaseTransition
     ) async throws -> Decided<LeaseTransition> {
-        let logger = self.logger
-        let nowSQL = self.nowSQL
-        let decided = try await transaction { c in
-            try await c.query("SELECT pg_advisory_xact_lock(\(lockKey("lease", accountId, key)))", logger: logger)
-            let row = try await c.query(
+        try await transactRecord(
+            table: "leases", usage: .ai, accountId: accountId, key: key, requestId: requestId,
+            read: { try $0.leaseRecord },
+            decide: { record, input in
+                let transition = decide(record, input)
+                return (transition, transition.write, transition.effects)
+            },
+            save: { r in
                 """
-                WITH t AS (SELECT \(unescaped: nowSQL) AS db_now)
-                SELECT t.db_now, \(unescaped: Self.monthUsageSQL(.ai)) AS month_usage, l.*
-                FROM t LEFT JOIN leases l ON l.account_id = \(accountId) AND l.key = \(key)
-                """, logger: logger
-            ).rows()[0]
-            let now = try row.timestamp("db_now")
-            let stored = try row.value("key", as: String?.self) == nil ? nil : try row.leaseRecord
-            let usage = try row.value("month_usage", as: Int64?.self) ?? 0
-            let transition = decide(stored, TransactionInput(now: now, usage: usage))
-            if let r = transition.write {
-                try await c.query(
-                    """
-                    INSERT INTO leases (account_id, key, state, lease_id, version, ttl, deadline, first_seen_at,
-                        done_at, result, result_hash, error_code, run_id, agent_id, metadata)
-                    VALUES (\(accountId), \(r.key), \(r.state.rawValue), \(r.leaseId), \(r.version), \(Int64(r.ttl)),
-                        \(r.deadline.milliseconds), \(r.firstSeenAt.milliseconds), \(r.doneAt?.milliseconds),
-                        \(r.result?.canonicalText), \(r.resultHash), \(r.errorCode), \(r.runId), \(r.agentId),
-                        \(r.metadata?.canonicalText))
-                    ON CONFLICT (account_id, key) DO UPDATE SET state = excluded.state, lease_id = excluded.lease_id,
-                        version = excluded.version, ttl = excluded.ttl, deadline = excluded.deadline,
-                        first_seen_at = excluded.first_seen_at, done_at = excluded.done_at, result = excluded.result,
-                        result_hash = excluded.result_hash, error_code = excluded.error_code, run_id = excluded.run_id,
-                        agent_id = excluded.agent_id, metadata = excluded.metadata
-                    """, logger: logger)
-            }
-            try await Self.persist(transition.effects, c, accountId: accountId, now: now, requestId: requestId, logger)
-            return Decided(transition, now: now)
-        }
-        observe(databaseNow: decided.now)
-        return decided
+                INSERT INTO leases (account_id, key, state, lease_id, version, ttl, deadline, first_seen_at,
+                    done_at, result, result_hash, error_code, run_id, agent_id, metadata)
+                VALUES (\(accountId), \(r.key), \(r.state.rawValue), \(r.leaseId), \(r.version), \(Int64(r.ttl)),
+                    \(r.deadline.milliseconds), \(r.firstSeenAt.milliseconds), \(r.doneAt?.milliseconds),
+                    \(r.result?.canonicalText), \(r.resultHash), \(r.errorCode), \(r.runId), \(r.agentId),
+                    \(r.metadata?.canonicalText))
+                ON CONFLICT (account_id, key) DO UPDATE SET state = excluded.state, lease_id = excluded.lease_id,
+                    version = excluded.version, ttl = excluded.ttl, deadline = excluded.deadline,
+                    first_seen_at = excluded.first_seen_at, done_at = excluded.done_at, result = excluded.result,
+                    result_hash = excluded.result_hash, error_code = excluded.error_code, run_id = excluded.run_id,
+                    agent_id = excluded.agent_id, metadata = excluded.metadata
+                """
+            })
     }
 
     public func transactCheckLock(
         accountId: Int64, key: String, requestId: String?,
         _ decide: @escaping @Sendable (CheckLockRecord?, TransactionInput) -> CheckLockTransition
     ) async throws -> Decided<CheckLockTransition> {
+        try await transactRecord(
+            table: "check_locks", usage: .make, accountId: accountId, key: key, requestId: requestId,
+            read: { try $0.checkLockRecord },
+            decide: { record, input in
+                let transition = decide(record, input)
+                return (transition, transition.write, transition.effects)
+            },
+            save: { r in
+                """
+                INSERT INTO check_locks (account_id, key, ttl, created_at, expires_at, metadata)
+                VALUES (\(accountId), \(r.key), \(Int64(r.ttl)), \(r.createdAt.milliseconds),
+                    \(r.expiresAt.milliseconds), \(r.metadata?.canonicalText))
+                ON CONFLICT (account_id, key) DO UPDATE SET ttl = excluded.ttl, created_at = excluded.created_at,
+                    expires_at = excluded.expires_at, metadata = excluded.metadata
+                """
+            })
+    }
+
+    /// The one transition primitive, for any record kind: lock the key, read the clock, the
+    /// record and the month's usage in one round trip, decide, write the record and the effects,
+    /// commit. The advisory lock is taken before the read, so a key without a row is covered.
+    private func transactRecord<Record: Sendable, Transition: Sendable>(
+        table: String, usage kind: UsageKind, accountId: Int64, key: String, requestId: String?,
+        read: @escaping @Sendable (PostgresRandomAccessRow) throws -> Record,
+        decide: @escaping @Sendable (Record?, TransactionInput) -> (Transition, Record?, Effects),
+        save: @escaping @Sendable (Record) -> PostgresQuery
+    ) async throws -> Decided<Transition> {
         let logger = self.logger
         let nowSQL = self.nowSQL
         let decided = try await transaction { c in
-            try await c.query(
-                "SELECT pg_advisory_xact_lock(\(lockKey("check-lock", accountId, key)))", logger: logger)
+            try await c.query("SELECT pg_advisory_xact_lock(\(lockKey(table, accountId, key)))", logger: logger)
             let row = try await c.query(
                 """
                 WITH t AS (SELECT \(unescaped: nowSQL) AS db_now)
-                SELECT t.db_now, \(unescaped: Self.monthUsageSQL(.make)) AS month_usage, l.*
-                FROM t LEFT JOIN check_locks l ON l.account_id = \(accountId) AND l.key = \(key)
+                SELECT t.db_now, \(unescaped: Self.monthUsageSQL(kind)) AS month_usage, l.*
+                FROM t LEFT JOIN \(unescaped: table) l ON l.account_id = \(accountId) AND l.key = \(key)
                 """, logger: logger
             ).rows()[0]
             let now = try row.timestamp("db_now")
-            let existing = try row.value("key", as: String?.self) == nil ? nil : try row.checkLockRecord
+            let stored = try row.value("key", as: String?.self) == nil ? nil : try read(row)
             let usage = try row.value("month_usage", as: Int64?.self) ?? 0
-            let transition = decide(existing, TransactionInput(now: now, usage: usage))
-            if let r = transition.write {
-                try await c.query(
-                    """
-                    INSERT INTO check_locks (account_id, key, ttl, created_at, expires_at, metadata)
-                    VALUES (\(accountId), \(r.key), \(Int64(r.ttl)), \(r.createdAt.milliseconds),
-                        \(r.expiresAt.milliseconds), \(r.metadata?.canonicalText))
-                    ON CONFLICT (account_id, key) DO UPDATE SET ttl = excluded.ttl, created_at = excluded.created_at,
-                        expires_at = excluded.expires_at, metadata = excluded.metadata
-                    """, logger: logger)
-            }
-            try await Self.persist(transition.effects, c, accountId: accountId, now: now, requestId: requestId, logger)
+            let (transition, write, effects) = decide(stored, TransactionInput(now: now, usage: usage))
+            if let write { try await c.query(save(write), logger: logger) }
+            try await Self.persist(effects, c, accountId: accountId, now: now, requestId: requestId, logger)
             return Decided(transition, now: now)
         }
         observe(databaseNow: decided.now)

@@ -34,7 +34,11 @@ public final class PostgresStore: OnceStorage {
     }
 
     public let url: PostgresURL
-    let client: PostgresClient
+    let configuration: PostgresClient.Configuration
+    /// The connection pool in use. Replaced by ``run()`` when the database is reachable again
+    /// but the pool is still backing off (see ``watch(_:)``).
+    private let pool: Mutex<PostgresClient>
+    var client: PostgresClient { pool.withLock { $0 } }
     let options: Options
     let logger: Logger
     let localClock: @Sendable () -> Timestamp
@@ -55,11 +59,61 @@ public final class PostgresStore: OnceStorage {
         self.options = options
         self.logger = logger
         self.localClock = localClock
-        self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        self.configuration = configuration
+        self.pool = Mutex(PostgresClient(configuration: configuration, backgroundLogger: logger))
     }
 
     /// Drives the connection pool until the calling task is cancelled.
-    public func run() async { await client.run() }
+    ///
+    /// postgres-nio's pool retries failed connections with a backoff that grows to a minute, so
+    /// after a long outage a replica would wait up to that long to notice the database is back.
+    /// A watcher probes the database directly once a second while the pool is unhealthy and,
+    /// as soon as a fresh connection succeeds, swaps in a new pool.
+    public func run() async {
+        while !Task.isCancelled {
+            let current = client
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await current.run() }
+                group.addTask { await self.watch(current) }
+                await group.next()
+                group.cancelAll()
+            }
+            guard !Task.isCancelled else { return }
+            let fresh = PostgresClient(configuration: configuration, backgroundLogger: logger)
+            pool.withLock { $0 = fresh }
+            logger.notice("PostgreSQL is reachable again; replaced the connection pool")
+        }
+    }
+
+    /// Returns when `current` should be replaced: it fails its health check while a direct
+    /// connection to the database succeeds. Returns at once when cancelled.
+    private func watch(_ current: PostgresClient) async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(1))
+            guard !Task.isCancelled else { return }
+            if await probe(current) { continue }
+            if await probeDirectly() { return }
+        }
+    }
+
+    private func probe(_ client: PostgresClient) async -> Bool {
+        (try? await withTimeout(.seconds(1)) { try await client.query("SELECT 1").collect().count == 1 }) ?? false
+    }
+
+    private func probeDirectly() async -> Bool {
+        guard let configuration = try? url.connectionConfiguration else { return false }
+        let logger = self.logger
+        do {
+            return try await withTimeout(.seconds(2)) {
+                let connection = try await PostgresConnection.connect(
+                    configuration: configuration, id: 0, logger: logger)
+                try? await connection.close()
+                return true
+            }
+        } catch {
+            return false
+        }
+    }
 
     /// Opens a store for the duration of `body`: runs the pool, applies migrations, then
     /// closes everything when `body` returns or throws.
@@ -113,7 +167,7 @@ public final class PostgresStore: OnceStorage {
         -> T
     {
         let logger = self.logger
-        return try await perform { [client] in
+        return try await perform { [self] in
             try await client.withTransaction(logger: logger) { connection in try await body(connection) }
         }
     }
@@ -121,7 +175,7 @@ public final class PostgresStore: OnceStorage {
     func connection<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws
         -> T
     {
-        try await perform { [client] in try await client.withConnection { connection in try await body(connection) } }
+        try await perform { [self] in try await client.withConnection { connection in try await body(connection) } }
     }
 
     private func withTimeout<T: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async throws -> T)
@@ -150,7 +204,8 @@ public final class PostgresStore: OnceStorage {
 
     public func isHealthy() async -> Bool {
         do {
-            return try await withTimeout(.seconds(2)) { [client] in
+            let client = self.client
+            return try await withTimeout(.seconds(2)) {
                 let rows = try await client.query("SELECT 1").collect()
                 return rows.count == 1
             }

@@ -84,6 +84,20 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
             host: host, port: port, username: user, password: password, database: database, tls: tls)
     }
 
+    /// The same server for a single connection (probes, scratch databases).
+    var connectionConfiguration: PostgresConnection.Configuration {
+        get throws {
+            let tls: PostgresConnection.Configuration.TLS =
+                switch sslMode {
+                case .disable: .disable
+                case .prefer: .prefer(try .init(configuration: .makeClientConfiguration()))
+                case .require, .verifyFull: .require(try .init(configuration: .makeClientConfiguration()))
+                }
+            return PostgresConnection.Configuration(
+                host: host, port: port, username: user, password: password, database: database, tls: tls)
+        }
+    }
+
     public struct URLError: Error, CustomStringConvertible, Equatable {
         public var description: String
         init(_ description: String) { self.description = description }

@@ -67,16 +67,19 @@ struct PostgresStoreTests {
         options.operationTimeout = .seconds(2)
         options.connectTimeout = .seconds(1)
         let store = PostgresStore(url: url, options: options)
-        PoolRunner.start(store)
-        let started = ContinuousClock.now
-        do {
-            _ = try await store.authenticate(apiKey: "once_live_x")
-            Issue.record("must not answer")
-        } catch let error as StoreError {
-            #expect(error.isRetryable, "\(error)")
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await store.run() }
+            defer { group.cancelAll() }
+            let started = ContinuousClock.now
+            do {
+                _ = try await store.authenticate(apiKey: "once_live_x")
+                Issue.record("must not answer")
+            } catch let error as StoreError {
+                #expect(error.isRetryable, "\(error)")
+            }
+            #expect(ContinuousClock.now - started < .seconds(5))
+            #expect(await store.isHealthy() == false)
         }
-        #expect(ContinuousClock.now - started < .seconds(5))
-        #expect(await store.isHealthy() == false)
     }
 }
 
