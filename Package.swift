@@ -84,9 +84,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .target(name: "OnceTestSupport", dependencies: ["OnceCore"], path: "Tests/OnceTestSupport"),
         .testTarget(
             name: "OnceExecTests",
-            dependencies: ["OnceExec", "OnceCore", "OnceStore"]
+            dependencies: ["OnceExec", "OnceCore", "OnceStore", "OnceTestSupport"]
         ),
         .testTarget(name: "OnceStoreTests", dependencies: ["OnceStore", "OnceCore"]),
         .testTarget(
