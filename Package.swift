@@ -98,9 +98,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .target(name: "OnceTestSupport", dependencies: ["OnceCore"], path: "Tests/OnceTestSupport"),
         .testTarget(
             name: "OnceExecTests",
-            dependencies: ["OnceExec", "OnceCore", "OnceStore"]
+            dependencies: ["OnceExec", "OnceCore", "OnceStore", "OnceTestSupport"]
         ),
         .target(
             name: "OnceStoreTestSupport",
