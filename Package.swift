@@ -117,7 +117,7 @@ let package = Package(
         .testTarget(
             name: "OnceServerTests",
             dependencies: [
-                "OnceServer", "OnceStore", "OnceCore", "OncePostgres", "OnceStoreTestSupport",
+                "OnceServer", "OnceStore", "OnceCore", "OncePostgres", "OnceStoreTestSupport", "OnceTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -1,17 +1,34 @@
 import Foundation
 import OnceCore
+import OnceStoreTestSupport
+import OnceTestSupport
 import Testing
 
 #if canImport(FoundationNetworking)
     import FoundationNetworking
 #endif
 
-/// Tests against the built `once-server` binary over real sockets.
-@Suite("once-server process", .serialized)
+/// Tests against the built `once-server` binary over real sockets, on the store
+/// `ONCE_TEST_STORE` names.
+@Suite("once-server process", .serialized, .timeLimit(.minutes(5)))
 struct LiveServerTests {
+    /// nil: a fresh SQLite file; otherwise a fresh PostgreSQL database's URL.
+    func database() async throws -> String? {
+        switch TestStores.kind {
+        case .sqlite: nil
+        case .postgres: try await TestStores.newPostgresDatabase().description
+        }
+    }
+
+    func cli(_ arguments: [String]) async throws -> String {
+        let result = try await runProcess(Binaries.onceServer, arguments, timeLimit: .seconds(60))
+        guard result.code == 0 else { throw LiveError.failed("once-server \(arguments) exited \(result.code)") }
+        return result.stdout
+    }
+
     @Test("64 concurrent HTTP clients racing for one key: exactly one acquired, over many keys")
     func concurrentClients() async throws {
-        let server = try ServerProcess()
+        let server = try await ServerProcess(database: try await database())
         let sessions = (0..<64).map { _ in URLSession(configuration: .ephemeral) }
         defer { sessions.forEach { $0.invalidateAndCancel() } }
         for round in 0..<20 {
@@ -30,18 +47,19 @@ struct LiveServerTests {
             #expect(statuses.filter { $0.1 == "acquired" }.count == 1, "round \(round)")
             #expect(statuses.filter { $0.1 == "polling" }.count == 63, "round \(round)")
         }
-        #expect(server.stop() == 0, "SIGTERM shuts the server down cleanly")
+        #expect(await server.stop() == 0, "SIGTERM shuts the server down cleanly")
     }
 
     @Test("versions strictly increase across expiry, re-acquire and restarts; acknowledged results survive kill -9")
     func versionsAcrossRestart() async throws {
-        let server = try ServerProcess(arguments: ["--min-ttl", "1", "--sweep-interval", "0"])
+        let server = try await ServerProcess(
+            database: try await database(), arguments: ["--min-ttl", "1", "--sweep-interval", "0"])
         var versions: [Int64] = []
         func acquire() async throws -> (String, Int64) {
             let r = try await server.send("POST", "/v1/ai/lease", json: #"{"key":"fenced","ttl":1}"#)
             #expect(r.body["status"] == .string("acquired"), "\(r.body)")
             guard case .int(let v)? = r.body["version"], let id = r.body["lease_id"]?.stringValue else {
-                throw ServerError.didNotStart("no lease: \(r.body)")
+                throw LiveError.failed("no lease: \(r.body)")
             }
             versions.append(v)
             return (id, v)
@@ -52,8 +70,8 @@ struct LiveServerTests {
         #expect(status.body["status"] == .string("failed"))
         #expect(status.body["error_code"] == .string("lease_expired"))
         _ = try await acquire()
-        _ = server.stop(signal: SIGKILL)
-        try server.start()
+        _ = await server.stop(signal: SIGKILL)
+        try await server.start()
         try await Task.sleep(for: .milliseconds(1200))
         let (id, _) = try await acquire()
         let done = try await server.send(
@@ -61,8 +79,8 @@ struct LiveServerTests {
         #expect(done.status == 200)
         guard case .int(let completedVersion)? = done.body["version"] else { Issue.record("\(done.body)"); return }
         versions.append(completedVersion)
-        _ = server.stop(signal: SIGKILL)
-        try server.start()
+        _ = await server.stop(signal: SIGKILL)
+        try await server.start()
         let result = try await server.send("GET", "/v1/ai/result?key=fenced")
         #expect(result.body["status"] == .string("completed"))
         #expect(result.body["result"] == .object(["ok": .int(1)]))
@@ -72,23 +90,25 @@ struct LiveServerTests {
 
         // A check-lock acknowledged before a crash still blocks after it.
         _ = try await server.send("POST", "/v1/check-lock", json: #"{"key":"paid","ttl":60}"#)
-        _ = server.stop(signal: SIGKILL)
-        try server.start()
+        _ = await server.stop(signal: SIGKILL)
+        try await server.start()
         let dup = try await server.send("POST", "/v1/check-lock", json: #"{"key":"paid","ttl":60}"#)
         #expect(dup.body["status"] == .string("duplicate"))
     }
 
     @Test("keys list and revoke from the command line")
     func keysCommands() async throws {
-        let server = try ServerProcess()
-        let list = try ServerProcess.run(["keys", "list", "--database", server.database, "--json"])
+        let server = try await ServerProcess(database: try await database())
+        let list = try await cli(["keys", "list", "--database", server.database, "--json"])
         #expect(list.contains("\"plan\":\"agency\""))
         #expect(!list.contains(server.key), "secrets are never listed")
         #expect(try await server.send("GET", "/v1/me").status == 200)
-        let revoked = try ServerProcess.run(["keys", "revoke", "--database", server.database, server.key])
+        let revoked = try await cli(["keys", "revoke", "--database", server.database, server.key])
         #expect(revoked.hasPrefix("revoked key"))
         let after = try await server.send("GET", "/v1/me")
         #expect(after.status == 403)
         #expect(after.body["detail"] == .string("API key disabled"))
     }
 }
+
+enum LiveError: Error { case failed(String) }
