@@ -12,10 +12,33 @@ public struct RunRecord: Sendable, Equatable {
     public var argv: [String]
     public var startedAt: Date
     public var endedAt: Date
-    public var exit: ExitStatus
+    /// nil when COMMAND never ran (interrupted before it started).
+    public var exit: ExitStatus?
+    /// completed, failed, timeout, lost, canceled, interrupted.
     public var outcome: String
     public var stdoutTail: String?
     public var stderrTail: String?
+    /// The lease's error code for a run that did not complete (`exit_3`, `max_runtime`, …).
+    public var errorCode: String?
+    public var message: String?
+
+    public init(
+        key: String, runId: String, fence: Int64, host: String, pid: Int32, argv: [String], startedAt: Date,
+        endedAt: Date, exit: ExitStatus?, outcome: String, stdoutTail: String? = nil, stderrTail: String? = nil
+    ) {
+        self.key = key
+        self.runId = runId
+        self.fence = fence
+        self.host = host
+        self.pid = pid
+        self.argv = argv
+        self.startedAt = startedAt
+        self.endedAt = endedAt
+        self.exit = exit
+        self.outcome = outcome
+        self.stdoutTail = stdoutTail
+        self.stderrTail = stderrTail
+    }
 
     public var json: JSONValue {
         var o: [String: JSONValue] = [
@@ -26,14 +49,19 @@ public struct RunRecord: Sendable, Equatable {
             "outcome": .string(outcome),
         ]
         switch exit {
-        case .exited(let c):
+        case .exited(let c)?:
             o["exit_code"] = .int(Int64(c))
             o["signal"] = .null
-        case .signaled(let s):
+        case .signaled(let s)?:
             o["exit_code"] = .null
             o["signal"] = .string(signalName(s))
             o["signal_number"] = .int(Int64(s))
+        case nil:
+            o["exit_code"] = .null
+            o["signal"] = .null
         }
+        if let errorCode { o["error_code"] = .string(errorCode) }
+        if let message { o["message"] = .string(message) }
         // The record must fit the service's result limit (256 KiB) even when the captured bytes
         // are control characters that JSON escapes six-fold: shorten the tails, keeping their ends.
         var out = stdoutTail
@@ -51,6 +79,29 @@ public struct RunRecord: Sendable, Equatable {
     }
 
     public static let maxRecordBytes = 192 * 1024
+
+    /// The record as a `run_record` timeline event keeps it (`once-exec runs`): one per attempt,
+    /// with short tails, inside the service's 16 KiB limit for event data.
+    public var historyJSON: JSONValue {
+        var short = self
+        short.stdoutTail = stdoutTail.map { String($0.suffix(1024)) }
+        short.stderrTail = stderrTail.map { String($0.suffix(1024)) }
+        var json = short.json
+        if case .object(var o) = json {
+            o["started_ms"] = .int(Int64((startedAt.timeIntervalSince1970 * 1000).rounded(.down)))
+            json = .object(o)
+        }
+        if json.canonicalText.utf8.count > 15 * 1024, case .object(var o) = json {
+            o["stdout_tail"] = .null
+            o["stderr_tail"] = .null
+            o["output_truncated"] = .bool(true)
+            json = .object(o)
+        }
+        return json
+    }
+
+    /// The timeline event type of a history record.
+    public static let eventType = "run_record"
 
     static func iso(_ d: Date) -> String {
         Timestamp(milliseconds: Int64((d.timeIntervalSince1970 * 1000).rounded(.down))).iso8601
