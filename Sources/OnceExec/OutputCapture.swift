@@ -58,8 +58,8 @@ public final class OutputTail: @unchecked Sendable {
     }
 
     /// Waits until the pipe is drained, or `timeout` passes (a grandchild may keep it open).
-    public func finish(timeout: Double) -> (text: String, truncated: Bool) {
+    public func finish(timeout: Double) -> (text: String, truncated: Bool, bytes: [UInt8]) {
         _ = done.wait(timeout: .now() + timeout)
-        return lock.withLock { (String(decoding: buffer, as: UTF8.self), truncated) }
+        return lock.withLock { (String(decoding: buffer, as: UTF8.self), truncated, buffer) }
     }
 }

@@ -156,8 +156,8 @@ public struct Runner {
 
     /// `--replay`: print the stored output of the completed run and exit with its code.
     private func replay(_ status: KeyStatus, _ stored: StoredRun?) -> ExecSummary {
-        if let out = stored?.stdoutTail { FileHandle.standardOutput.write(Data(out.utf8)) }
-        if let err = stored?.stderrTail { FileHandle.standardError.write(Data(err.utf8)) }
+        if let out = stored?.stdoutBytes { FileHandle.standardOutput.write(out) }
+        if let err = stored?.stderrBytes { FileHandle.standardError.write(err) }
         let code = stored?.shellCode ?? 0
         var s = summary(.completed, "replayed the stored run of \(options.key)", exitCode: code)
         s.fence = status.version
@@ -168,8 +168,8 @@ public struct Runner {
     /// `--join`: take the finished run's outcome as ours.
     private func adopt(_ status: KeyStatus) -> ExecSummary {
         let stored = StoredRun(status.result)
-        if let out = stored?.stdoutTail { FileHandle.standardOutput.write(Data(out.utf8)) }
-        if let err = stored?.stderrTail { FileHandle.standardError.write(Data(err.utf8)) }
+        if let out = stored?.stdoutBytes { FileHandle.standardOutput.write(out) }
+        if let err = stored?.stderrBytes { FileHandle.standardError.write(err) }
         let code: Int32 = status.status == "completed" ? (stored?.shellCode ?? 0) : (stored?.shellCode ?? 1)
         let message = "joined the finished run of \(options.key): \(status.status), exit \(code)"
         reporter.info(message)
@@ -214,13 +214,16 @@ public struct Runner {
         var err: OutputTail?
         if options.capture > 0 {
             out = try? OutputTail(target: 1, limit: options.capture)
-            err = try? OutputTail(target: 2, limit: options.capture)
+            // stdout and stderr going to one place (`>log 2>&1`, cron mail): one pipe for both,
+            // so their lines keep their order there; the record then has one merged tail.
+            if !Self.sameDestination(1, 2) { err = try? OutputTail(target: 2, limit: options.capture) }
         }
         let startedAt = Date()
         let child: ChildProcess
         do {
             child = try await ChildProcess.spawn(
-                path: path, argv: argv, environment: env, stdoutFD: out?.writeFD ?? -1, stderrFD: err?.writeFD ?? -1)
+                path: path, argv: argv, environment: env, stdoutFD: out?.writeFD ?? -1,
+                stderrFD: err?.writeFD ?? (out != nil ? out!.writeFD : -1))
         } catch {
             out?.closeWriteEnd()
             err?.closeWriteEnd()
@@ -267,6 +270,9 @@ public struct Runner {
             key: lease.key, runId: runId, fence: lease.version, host: Self.hostName, pid: getpid(), argv: argv,
             startedAt: startedAt, endedAt: endedAt, exit: status, outcome: "", stdoutTail: stdoutTail?.text,
             stderrTail: stderrTail?.text)
+        record.stdoutBytes = stdoutTail?.bytes
+        record.stderrBytes = stderrTail?.bytes
+        record.merged = out != nil && err == nil
         if let cause = machine.leaseLost, options.onLeaseLost == .stop || cause == .rejected {
             s.outcome = .leaseLost
             s.message =
@@ -367,6 +373,14 @@ public struct Runner {
             }
         }
         return nil
+    }
+
+    /// Whether two descriptors are one file (same device and inode): `>log 2>&1`.
+    static func sameDestination(_ a: Int32, _ b: Int32) -> Bool {
+        var x = stat()
+        var y = stat()
+        guard fstat(a, &x) == 0, fstat(b, &y) == 0 else { return false }
+        return x.st_dev == y.st_dev && x.st_ino == y.st_ino
     }
 
     /// gethostname(2): ProcessInfo.hostName may resolve the name through DNS.

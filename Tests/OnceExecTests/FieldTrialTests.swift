@@ -298,4 +298,29 @@ struct FieldTrialTests {
                 "hourly:2026-10-25T02+02:00", "hourly:2026-10-25T02+01:00", "hourly:2026-10-25T03",
             ])
     }
+
+    // MARK: 9. --capture
+
+    @Test("with --capture, stdout and stderr sharing one file keep their order")
+    func captureKeepsOrder() async throws {
+        let b = try await Backend(.local)
+        let log = b.sandbox.path("mail")
+        let script = "echo out1; echo err1 >&2; echo out2; echo err2 >&2; echo out3; echo err3 >&2"
+        let r = try await runProcess(
+            "/bin/sh", ["-c", "exec '\(Binaries.onceExec)' --capture 1000 order -- sh -c '\(script)' > \(log) 2>&1"],
+            environment: b.environment)
+        #expect(r.code == 0, "\(r.stderr)")
+        #expect(b.sandbox.lines("mail") == ["out1", "err1", "out2", "err2", "out3", "err3"])
+    }
+
+    @Test("--replay of output that is not UTF-8 is byte-exact", arguments: Mode.allCases)
+    func byteExactReplay(mode: Mode) async throws {
+        let b = try await Backend(mode)
+        let bytes: [UInt8] = [0xFF, 0xFE, 0x61, 0x62, 0x63, 0x00, 0x64, 0x65, 0x66, 0x0A]
+        let first = try await b.run(["--capture", "100", "binary", "--", "printf", "\\377\\376abc\\0def\\n"])
+        #expect(first.code == 0, "\(first.stderr)")
+        #expect(Array(first.stdoutData) == bytes, "passed through as is")
+        let replay = try await b.run(["--replay", "binary", "--", "true"])
+        #expect(Array(replay.stdoutData) == bytes, "\(Array(replay.stdoutData))")
+    }
 }
