@@ -39,9 +39,11 @@ public final class OutputTail: @unchecked Sendable {
             if n < 0, errno == EINTR { continue }
             if n <= 0 { break }
             var offset = 0
+            var closed = false
             while offset < n {
                 let w = chunk[offset..<n].withUnsafeBytes { write(target, $0.baseAddress, $0.count) }
                 if w < 0, errno == EINTR { continue }
+                if w < 0, errno == EPIPE { closed = true }
                 if w <= 0 { break }
                 offset += w
             }
@@ -52,6 +54,9 @@ public final class OutputTail: @unchecked Sendable {
                     truncated = true
                 }
             }
+            // The reader downstream went away (`| head`): close our end too, so the child's next
+            // write fails as it would have without once-exec in between (SIGPIPE).
+            if closed { break }
         }
         close(readFD)
         done.signal()

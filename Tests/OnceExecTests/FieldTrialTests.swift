@@ -323,4 +323,15 @@ struct FieldTrialTests {
         let replay = try await b.run(["--replay", "binary", "--", "true"])
         #expect(Array(replay.stdoutData) == bytes, "\(Array(replay.stdoutData))")
     }
+
+    @Test("with --capture, a closed downstream (| head) stops the child as it would without once-exec")
+    func closedDownstream() async throws {
+        let b = try await Backend(.local)
+        let r = try await runProcess(
+            "/bin/sh", ["-c", "'\(Binaries.onceExec)' --capture 100 piped -- seq 1 100000000 | head -1"],
+            environment: b.environment, timeLimit: .seconds(60))
+        #expect(r.stdout == "1\n")
+        let s = try await b.status("piped")
+        #expect(s["error_code"] == .string("signal_SIGPIPE"), "the child got SIGPIPE: \(s)")
+    }
 }
