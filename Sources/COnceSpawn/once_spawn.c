@@ -180,3 +180,47 @@ int once_wifsignaled(int status) { return WIFSIGNALED(status); }
 int once_wtermsig(int status) { return WTERMSIG(status); }
 int once_wifexited(int status) { return WIFEXITED(status); }
 int once_wexitstatus(int status) { return WEXITSTATUS(status); }
+
+void once_drain(int from, int to) {
+    pid_t pid = fork();
+    if (pid != 0) return;  // parent, or -1: no drain (the helper may then get SIGPIPE)
+    // Drain: async-signal-safe calls only. SIGPIPE as it would be without once-exec: if the
+    // reader downstream goes away, the drain dies and the helper gets SIGPIPE itself.
+    signal(SIGPIPE, SIG_DFL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    if (from != 3) {
+        dup2(from, 3);
+        from = 3;
+    }
+    // Hold only the pipe and the target: a kept stdin or other stream would hold up its reader.
+    int null = open("/dev/null", O_RDWR);
+    if (null >= 0) {
+        dup2(null, 0);
+        if (to != 1) dup2(null, 1);
+        if (to != 2) dup2(null, 2);
+    }
+    if (to > 2) {  // keep the target too
+        dup2(to, 4);
+        to = 4;
+    }
+#ifdef SYS_close_range
+    if (syscall(SYS_close_range, to == 4 ? 5 : 4, ~0U, 0) != 0)
+#endif
+        for (int fd = to == 4 ? 5 : 4; fd < 65536; fd++) close(fd);
+    char buffer[65536];
+    for (;;) {
+        ssize_t n = read(from, buffer, sizeof buffer);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        ssize_t off = 0;
+        while (off < n) {
+            ssize_t w = write(to, buffer + off, (size_t)(n - off));
+            if (w < 0 && errno == EINTR) continue;
+            if (w <= 0) _exit(0);
+            off += w;
+        }
+    }
+    _exit(0);
+}

@@ -248,8 +248,10 @@ public struct Runner {
         supervisor.recordEvent(.childSpawned, detail: "pid \(child.pid): \(argv.joined(separator: " "))")
         let (status, machine) = await supervisor.run()
         let endedAt = Date()
-        let stdoutTail = out?.finish(timeout: 1)
-        let stderrTail = err?.finish(timeout: 1)
+        // COMMAND has exited: what it wrote is in the pipe already, so its end comes at once
+        // unless a background helper holds it; then a drain process takes the pipe over.
+        let stdoutTail = out?.finish(timeout: 0.25)
+        let stderrTail = err?.finish(timeout: 0.25)
         await backend.record(
             runId: runId,
             event: RunEvent(

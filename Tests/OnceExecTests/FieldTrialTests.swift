@@ -334,4 +334,23 @@ struct FieldTrialTests {
         let s = try await b.status("piped")
         #expect(s["error_code"] == .string("signal_SIGPIPE"), "the child got SIGPIPE: \(s)")
     }
+
+    @Test("with --capture, a background helper that keeps stdout neither delays the exit nor dies of SIGPIPE")
+    func backgroundHelper() async throws {
+        let b = try await Backend(.local)
+        let marker = b.sandbox.path("helper-done")
+        let started = ContinuousClock.now
+        let w = try b.start([
+            "--capture", "100", "helper", "--", "sh", "-c",
+            "echo start; (sleep 8; echo late-stdout; echo ok > \(marker)) &",
+        ])
+        #expect(await w.child.exited(timeLimit: .seconds(20)))
+        let took = started.duration(to: .now)
+        #expect(!FileManager.default.fileExists(atPath: marker), "once-exec did not wait for the helper (\(took))")
+        let r = try await w.wait(timeout: 30)  // the end of stdout: when the helper is done
+        #expect(r.code == 0, "\(r.stderr)")
+        #expect(r.stdout == "start\nlate-stdout\n", "the helper's output still arrives")
+        #expect(b.sandbox.read("helper-done") == "ok\n", "the helper was not killed by SIGPIPE")
+        #expect(try await b.status("helper")["run"]?["stdout_tail"] == .string("start\n"))
+    }
 }

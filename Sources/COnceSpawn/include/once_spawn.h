@@ -29,6 +29,10 @@ pid_t once_spawn(const char *path, char *const argv[], char *const envp[], int s
 /// Ends the guard of a child that exited normally (its leftover group members live on).
 void once_guard_dismiss(pid_t guard);
 
+/// Forks a process that copies `from` to `to` until EOF, then exits: it takes over a capture
+/// pipe that a background helper of COMMAND still holds when once-exec is done with it.
+void once_drain(int from, int to);
+
 /// Gives the terminal on fd 0 back to once-exec's own process group, if it has one.
 void once_terminal_reclaim(void);
 
