@@ -75,10 +75,11 @@ struct FieldTrialTests {
         #expect(await eventually(.seconds(10)) { b.sandbox.read("grandchild.pid")?.hasSuffix("\n") == true })
         let grandchild = try #require(
             pid_t(b.sandbox.read("grandchild.pid")!.trimmingCharacters(in: .whitespacesAndNewlines)))
-        #expect(isAlive(grandchild))
+        let startTime = processStartTime(grandchild)
+        #expect(isAlive(grandchild, startedAt: startTime))
         w.signal(SIGKILL)
         _ = try? await w.wait(timeout: 10)
-        let gone = await eventually(.seconds(2)) { !isAlive(grandchild) }
+        let gone = await eventually(.seconds(2)) { !isAlive(grandchild, startedAt: startTime) }
         if !gone { kill(grandchild, SIGKILL) }
         #expect(gone, "grandchild \(grandchild) outlived a SIGKILLed once-exec")
     }

@@ -129,8 +129,10 @@ struct OnceExecEndToEndTests {
         let b = try await Backend(mode)
         let pidFile = b.sandbox.path("grandchild.pid")
         let w = try b.start(["graceful", "--", "sh", "-c", "sleep 100 & echo $! > \(pidFile); wait"])
-        #expect(await eventually(.seconds(10)) { b.sandbox.read("grandchild.pid") != nil })
-        let grandchild = pid_t(b.sandbox.read("grandchild.pid")!.trimmingCharacters(in: .whitespacesAndNewlines))!
+        // The whole line: the file exists a moment before the shell has written to it.
+        #expect(await eventually(.seconds(10)) { b.sandbox.read("grandchild.pid")?.hasSuffix("\n") == true })
+        let grandchild = try #require(
+            pid_t(b.sandbox.read("grandchild.pid")?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""))
         #expect(isAlive(grandchild))
         w.signal(SIGTERM)
         let r = try await w.wait(timeout: 10)
@@ -147,8 +149,10 @@ struct OnceExecEndToEndTests {
         let b = try await Backend(mode)
         let pidFile = b.sandbox.path("child.pid")
         let w = try b.start(["orphan", "--", "sh", "-c", "echo $$ > \(pidFile); exec sleep 100"])
-        #expect(await eventually(.seconds(10)) { b.sandbox.read("child.pid") != nil })
-        let child = pid_t(b.sandbox.read("child.pid")!.trimmingCharacters(in: .whitespacesAndNewlines))!
+        // The whole line: the file exists a moment before the shell has written to it.
+        #expect(await eventually(.seconds(10)) { b.sandbox.read("child.pid")?.hasSuffix("\n") == true })
+        let child = try #require(
+            pid_t(b.sandbox.read("child.pid")?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""))
         #expect(isAlive(child))
         w.signal(SIGKILL)
         _ = try await w.wait(timeout: 5)
