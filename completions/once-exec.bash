@@ -173,13 +173,13 @@ _once-exec() {
     unset 'unparsed_words[0]'
     unparsed_words=("${unparsed_words[@]}")
     case "${subcommand}" in
-    run|status|timeline|help)
+    run|status|timeline|runs|help)
         # Offer subcommand argument completions
         "_once-exec_${subcommand}"
         ;;
     *)
         # Offer subcommand completions
-        COMPREPLY+=($(compgen -W 'run status timeline help' -- "${cur}"))
+        COMPREPLY+=($(compgen -W 'run status timeline runs help' -- "${cur}"))
         ;;
     esac
 }
@@ -274,6 +274,33 @@ _once-exec_timeline() {
         return
         ;;
     '--key')
+        return
+        ;;
+    esac
+}
+
+_once-exec_runs() {
+    repeating_flags=()
+    non_repeating_flags=(--failed --json --version -h --help)
+    repeating_options=()
+    non_repeating_options=(--server --state --key --since --limit)
+    __once-exec_offer_flags_options 0
+
+    # Offer option value completions
+    case "${prev}" in
+    '--server')
+        return
+        ;;
+    '--state')
+        return
+        ;;
+    '--key')
+        return
+        ;;
+    '--since')
+        return
+        ;;
+    '--limit')
         return
         ;;
     esac

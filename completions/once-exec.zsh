@@ -53,13 +53,14 @@ _once-exec() {
             'run:Run COMMAND once for KEY (the default: `once-exec KEY -- COMMAND` means `once-exec run KEY -- COMMAND`).'
             'status:Show KEY'\''s state and its last run'\''s record.'
             'timeline:Show a run'\''s timeline of events (by run id, or the last run of --key).'
+            'runs:List recent runs across keys, newest first (one line per attempt).'
             'help:Show subcommand help information.'
         )
         _describe -V subcommand subcommands && ret=0
         ;;
     arg)
         case "${words[1]}" in
-        run|status|timeline|help)
+        run|status|timeline|runs|help)
             "_once-exec_${words[1]}" && ret=0
             ;;
         esac
@@ -77,9 +78,9 @@ _once-exec_run() {
         '--server[once-server base URL (default $ONCEONLY_BASE_URL); without one, leases live in the local --state file.]:url:'
         '--state[Local lease store (default $XDG_STATE_HOME/once/once-exec.sqlite).]:path:'
         '--ttl[Lease TTL in seconds; the lease is renewed every TTL/3 while COMMAND runs.]:ttl:'
-        '--heartbeat[Time between renewals (default\: TTL/3).]:duration:'
+        '--heartbeat[Time between renewals (default\: TTL/3; at least 100ms).]:duration:'
         '--kill-after[Grace between SIGTERM and SIGKILL when once-exec stops COMMAND.]:duration:'
-        '--max-runtime[Stop COMMAND after this long and fail the run.]:duration:'
+        '--max-runtime[Stop COMMAND after this long and fail the run (0\: no limit).]:duration:'
         '--wait[If another run holds KEY, wait for it (up to DURATION; a bare --wait waits without limit).]:duration:'
         '--join[With --wait\: when the other run finishes, take its outcome (exit code and output) instead of running.]'
         '--retry-failed[Run again if KEY'\''s last run failed (by default a failed KEY is not retried).]'
@@ -128,6 +129,24 @@ _once-exec_timeline() {
         '--key[Show the last run of this key instead of a run id.]:key:'
         '--json[Print JSON.]'
         ':run-id:'
+        '--version[Show the version.]'
+        '(-h --help)'{-h,--help}'[Show help information.]'
+    )
+    _arguments -w -s -S : "${arg_specs[@]}" && ret=0
+
+    return "${ret}"
+}
+
+_once-exec_runs() {
+    local -i ret=1
+    local -ar arg_specs=(
+        '--server[once-server base URL (default $ONCEONLY_BASE_URL); without one, leases live in the local --state file.]:url:'
+        '--state[Local lease store (default $XDG_STATE_HOME/once/once-exec.sqlite).]:path:'
+        '--key[Only keys that start with PREFIX.]:prefix:'
+        '--failed[Only runs that did not complete (failed, timeout, lost, canceled, interrupted, expired).]'
+        '--since[Only runs started within this long (e.g. 24h, 30m, 7d).]:duration:'
+        '--limit[At most this many runs (1-1000).]:limit:'
+        '--json[Print JSON.]'
         '--version[Show the version.]'
         '(-h --help)'{-h,--help}'[Show help information.]'
     )

@@ -61,10 +61,12 @@ public final class ChildProcess: Sendable {
                 let cArgs = argv.map { strdup($0) } + [nil]
                 let cEnv = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
                 var error: Int32 = 0
+                var guardPid: pid_t = -1
                 let pid = cArgs.withUnsafeBufferPointer { args in
                     cEnv.withUnsafeBufferPointer { env in
                         once_spawn(
-                            path, args.baseAddress, env.baseAddress, stdoutFD, stderrFD, takeTerminal ? 1 : 0, &error)
+                            path, args.baseAddress, env.baseAddress, stdoutFD, stderrFD, takeTerminal ? 1 : 0,
+                            &guardPid, &error)
                     }
                 }
                 cArgs.forEach { free($0) }
@@ -80,6 +82,8 @@ public final class ChildProcess: Sendable {
                 }
                 continuation.resume(returning: .success(pid))
                 let status = once_wait(pid)
+                // The child is gone: members it left in its group (a daemon) now live on their own.
+                once_guard_dismiss(guardPid)
                 if takeTerminal { once_terminal_reclaim() }
                 exit.deliver(ExitStatus(raw: status))
             }

@@ -33,7 +33,8 @@ public struct KeyTemplate: Sendable {
 
     public var hasPlaceholders: Bool { text.contains("{") }
 
-    public func expand(at date: Date, in zone: TimeZone) throws(Problem) -> String {
+    public func expand(at instant: Date, in zone: TimeZone) throws(Problem) -> String {
+        let date = instant
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = zone
         let c = calendar.dateComponents([.year, .month, .day, .hour, .minute], from: date)
@@ -44,11 +45,15 @@ public struct KeyTemplate: Sendable {
             let s = String(n ?? 0)
             return String(repeating: "0", count: max(0, width - s.count)) + s
         }
-        let date = "\(p(c.year, 4))-\(p(c.month))-\(p(c.day))"
+        let day = "\(p(c.year, 4))-\(p(c.month))-\(p(c.day))"
+        // In a repeated local hour (daylight saving fall-back) the wall clock names two
+        // instants: the offset tells them apart, so neither hour's run is skipped as done.
+        let offset =
+            Self.isRepeatedWallTime(instant, in: zone) ? Self.offsetText(zone.secondsFromGMT(for: instant)) : ""
         let values: [String: String] = [
-            "date": date,
-            "hour": "\(date)T\(p(c.hour))",
-            "minute": "\(date)T\(p(c.hour)):\(p(c.minute))",
+            "date": day,
+            "hour": "\(day)T\(p(c.hour))\(offset)",
+            "minute": "\(day)T\(p(c.hour)):\(p(c.minute))\(offset)",
             "week": "\(p(w.yearForWeekOfYear, 4))-W\(p(w.weekOfYear))",
             "month": "\(p(c.year, 4))-\(p(c.month))",
             "year": p(c.year, 4),
@@ -64,5 +69,28 @@ public struct KeyTemplate: Sendable {
             rest = rest[rest.index(after: close)...]
         }
         return out + rest
+    }
+
+    /// True when the local wall-clock time of `instant` also occurs at another instant (the
+    /// hour repeated when clocks go back).
+    static func isRepeatedWallTime(_ instant: Date, in zone: TimeZone) -> Bool {
+        let offset = zone.secondsFromGMT(for: instant)
+        let wall = instant.timeIntervalSince1970 + Double(offset)
+        // Offsets in force a few hours either side: a transition inside that span is the only way
+        // the same wall time can repeat.
+        for probe in [-3.0, 3.0] {
+            let other = zone.secondsFromGMT(for: instant.addingTimeInterval(probe * 3600))
+            guard other != offset else { continue }
+            let twin = Date(timeIntervalSince1970: wall - Double(other))
+            if zone.secondsFromGMT(for: twin) == other { return true }
+        }
+        return false
+    }
+
+    /// `+01:00`, `-03:30`.
+    static func offsetText(_ seconds: Int) -> String {
+        let sign = seconds < 0 ? "-" : "+"
+        let m = abs(seconds) / 60
+        return sign + String(format: "%02d:%02d", m / 60, m % 60)
     }
 }

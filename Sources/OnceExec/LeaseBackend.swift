@@ -18,6 +18,16 @@ public protocol LeaseBackend: Sendable {
     /// Appends to a run timeline; best effort, never fails the run.
     func record(runId: String, event: RunEvent) async
     func timeline(runId: String) async throws(BackendError) -> [StoredEvent]
+    /// Keeps one attempt's record as a `run_record` event of its run (best effort).
+    func recordRun(runId: String, record: JSONValue) async
+    /// Runs, most recently active first: a page of ids with their last event's time (ms).
+    func runPage(limit: Int, offset: Int) async throws(BackendError) -> [RunPageItem]
+}
+
+public struct RunPageItem: Sendable, Equatable {
+    public var runId: String
+    /// Unix milliseconds (the server reports seconds; they are scaled).
+    public var lastTs: Int64
 }
 
 public enum BackendError: Error, Sendable, Equatable, CustomStringConvertible {

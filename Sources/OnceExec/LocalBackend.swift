@@ -3,6 +3,10 @@ import OnceCore
 import OnceStore
 import Synchronization
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Leases in a SQLite file on this host: like flock, no server. Several once-exec processes
 /// share the file; SQLite's locking serialises their transactions.
 public struct LocalBackend: LeaseBackend {
@@ -25,20 +29,73 @@ public struct LocalBackend: LeaseBackend {
     public var name: String { "local store \(store.path)" }
 
     public init(path: String) throws(BackendError) {
+        try Self.prepare(path)
         do {
             store = try SQLiteStore(path: path, recordsActivity: false)
             account = try store.localAccount()
         } catch {
-            throw .storage("cannot open \(path): \(error)")
+            throw .storage("cannot open \(path): \(Self.plain(error))")
         }
     }
 
-    /// `$XDG_STATE_HOME/once/once-exec.sqlite`, else `~/.local/state/once/once-exec.sqlite`.
-    public static var defaultPath: String {
-        let env = ProcessInfo.processInfo.environment
-        let base =
-            env["XDG_STATE_HOME"].flatMap { $0.isEmpty ? nil : $0 }
-            ?? (NSHomeDirectory() as NSString).appendingPathComponent(".local/state")
+    /// Creates the store's directory and file before SQLite does, so both honour the umask
+    /// (SQLite itself creates files 0644): with `umask 002` in a setgid directory, a group
+    /// shares the store. Errors name the path and the errno, never a Foundation dump.
+    static func prepare(_ path: String) throws(BackendError) {
+        let dir = (path as NSString).deletingLastPathComponent
+        if !dir.isEmpty, !FileManager.default.fileExists(atPath: dir) {
+            var partial = dir.hasPrefix("/") ? "" : "."
+            for part in dir.split(separator: "/") {
+                partial += "/" + part
+                if mkdir(partial, 0o777) != 0, errno != EEXIST {
+                    throw .storage(
+                        "cannot create the directory \(partial): \(String(cString: strerror(errno))) "
+                            + "(pass --state PATH, or set XDG_STATE_HOME or HOME)")
+                }
+            }
+        }
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o666)
+        if fd >= 0 {
+            close(fd)
+            return
+        }
+        let why = errno
+        // A read-only store can still be read (status); SQLite reports what it can't do.
+        if why == EACCES || why == EROFS, access(path, R_OK) == 0 { return }
+        if why == EISDIR { throw .storage("\(path) is a directory; --state names the store file") }
+        throw .storage(
+            "cannot open \(path): \(String(cString: strerror(why))) (check its permissions, or pass --state PATH)")
+    }
+
+    /// SQLite's own words without GRDB's "- while executing SQL" suffix.
+    static func plain(_ error: any Error) -> String {
+        var text = "\(error)"
+        if let r = text.range(of: " - while executing") { text = String(text[..<r.lowerBound]) }
+        if let r = text.range(of: #"^SQLite error \d+: "#, options: .regularExpression) {
+            text = String(text[r.upperBound...])
+        }
+        if text.contains("readonly database") {
+            return "the store is read-only for this user (it needs write access to the file and its directory)"
+        }
+        return text
+    }
+
+    /// The default store: `$XDG_STATE_HOME/once/once-exec.sqlite` when XDG_STATE_HOME is an
+    /// absolute path (the XDG spec ignores relative ones), else `$HOME/.local/state/once/…`,
+    /// else the passwd entry's home.
+    public static func defaultPath(environment: [String: String] = ProcessInfo.processInfo.environment)
+        throws(BackendError) -> String
+    {
+        let base: String
+        if let xdg = environment["XDG_STATE_HOME"], xdg.hasPrefix("/") {
+            base = xdg
+        } else if let home = environment["HOME"], home.hasPrefix("/") {
+            base = (home as NSString).appendingPathComponent(".local/state")
+        } else if let pw = getpwuid(getuid()), let dir = pw.pointee.pw_dir, dir.pointee == UInt8(ascii: "/") {
+            base = (String(cString: dir) as NSString).appendingPathComponent(".local/state")
+        } else {
+            throw .storage("no home directory for uid \(getuid()): set XDG_STATE_HOME or HOME, or pass --state PATH")
+        }
         return (base as NSString).appendingPathComponent("once/once-exec.sqlite")
     }
 
@@ -46,7 +103,7 @@ public struct LocalBackend: LeaseBackend {
         do {
             return try await body()
         } catch {
-            throw .storage("\(error)")
+            throw .storage("\(store.path): \(Self.plain(error))")
         }
     }
 
@@ -143,5 +200,19 @@ public struct LocalBackend: LeaseBackend {
                 id: $0.id, ts: $0.event.ts.unixSeconds, type: $0.event.type, status: $0.event.status,
                 message: $0.event.message, data: $0.event.data)
         }
+    }
+
+    public func recordRun(runId: String, record: JSONValue) async {
+        let event = RunEvent(
+            runId: runId, type: RunRecord.eventType, ts: store.now(), status: record["outcome"]?.stringValue,
+            message: record["message"]?.stringValue, data: record)
+        _ = try? await store.appendRunEvent(account: account, event)
+    }
+
+    public func runPage(limit: Int, offset: Int) async throws(BackendError) -> [RunPageItem] {
+        let list = try await run {
+            try await store.listRuns(account: account, limit: limit, offset: offset, prefix: nil)
+        }
+        return list.items.map { RunPageItem(runId: $0.runId, lastTs: $0.lastTs.milliseconds) }
     }
 }

@@ -13,6 +13,36 @@ public struct RemoteBackend: LeaseBackend {
         client = try OnceOnly(apiKey: apiKey, baseURL: baseURL, timeout: timeout, failOpen: false, maxRetries429: 0)
     }
 
+    /// Why `url` cannot be a server URL (nil when it can): it needs http:// or https:// and a
+    /// host. A typo must be a usage error, not an outage that `--if-unreachable run` runs through.
+    public static func problem(with url: String) -> String? {
+        guard let c = URLComponents(string: url), let scheme = c.scheme?.lowercased() else {
+            return "not a URL (write it as http://HOST:PORT)"
+        }
+        guard scheme == "http" || scheme == "https" else {
+            return "unknown scheme \(scheme):// (use http:// or https://)"
+        }
+        guard let host = c.host, !host.isEmpty else { return "no host in it (write it as http://HOST:PORT)" }
+        if c.query != nil || c.fragment != nil { return "a server URL has no ?query or #fragment" }
+        return nil
+    }
+
+    /// An answer that is not the API's (a wrong path answers 404 `Not Found`, a proxy an HTML
+    /// page): a refusal naming the URL and the status, never "held".
+    private func notAnAnswer(_ path: String, _ status: Int, _ json: JSONObject) -> BackendError {
+        var detail = ""
+        if let text = json["detail"]?.stringValue ?? json["message"]?.stringValue { detail = " (\(text))" }
+        return .refused(
+            status: status,
+            message: "\(client.baseURL)\(path) answered HTTP \(status)\(detail), not a once-server reply; "
+                + "check the server URL (it is the part before /v1)")
+    }
+
+    /// A 404 that is the API's own "no lease for this key", not a 404 for an unknown path.
+    private static func isKeyNotFound(_ status: Int, _ json: JSONObject) -> Bool {
+        status == 404 && json["error"]?.stringValue == "not_found"
+    }
+
     /// POSTs or GETs, mapping "no answer" and 5xx to ``BackendError/unreachable(_:)``; a 409 or
     /// 404 comes back as a value because for leases they are answers, not failures.
     private func call(_ method: String, _ path: String, query: [String: String] = [:], body: JSONObject? = nil)
@@ -36,7 +66,8 @@ public struct RemoteBackend: LeaseBackend {
     {
         var body: JSONObject = ["key": .string(key), "ttl": .int(ttl), "metadata": .object(["run_id": .string(runId)])]
         if retryFailed { body["retry_failed"] = .bool(true) }
-        let (_, json) = try await call("POST", "/ai/lease", body: body)
+        let (code, json) = try await call("POST", "/ai/lease", body: body)
+        guard code == 200 else { throw notAnAnswer("/ai/lease", code, json) }
         switch json["status"]?.stringValue {
         case "acquired":
             guard let leaseId = json["lease_id"]?.stringValue, let version = json["version"]?.intValue else {
@@ -48,15 +79,19 @@ public struct RemoteBackend: LeaseBackend {
             // The lease answer has no result; the status read brings the stored record.
             if let status = try await status(key: key) { return .finished(status) }
             return .finished(Self.status(json))
-        default:
+        case "polling", "in_progress":
             return .held(ttlLeft: json["ttl_left"]?.intValue)
+        default:
+            throw notAnAnswer("/ai/lease", code, json)
         }
     }
 
     public func extend(key: String, leaseId: String, ttl: Int) async throws(BackendError) -> RenewResult {
         let (status, json) = try await call(
             "POST", "/ai/extend", body: ["key": .string(key), "lease_id": .string(leaseId), "ttl": .int(ttl)])
-        return status == 200 ? .renewed : .rejected(Self.describe(json))
+        if status == 200 { return .renewed }
+        guard status == 409 || Self.isKeyNotFound(status, json) else { throw notAnAnswer("/ai/extend", status, json) }
+        return .rejected(Self.describe(json))
     }
 
     public func complete(key: String, leaseId: String, record: JSONValue) async throws(BackendError) -> FinishResult {
@@ -82,12 +117,15 @@ public struct RemoteBackend: LeaseBackend {
 
     private func finish(_ path: String, _ body: JSONObject) async throws(BackendError) -> FinishResult {
         let (status, json) = try await call("POST", path, body: body)
-        return status == 200 ? .done : .rejected(Self.describe(json))
+        if status == 200 { return .done }
+        guard status == 409 || Self.isKeyNotFound(status, json) else { throw notAnAnswer(path, status, json) }
+        return .rejected(Self.describe(json))
     }
 
     public func status(key: String) async throws(BackendError) -> KeyStatus? {
         let (status, json) = try await call("GET", "/ai/status", query: ["key": key])
-        if status == 404 { return nil }
+        if Self.isKeyNotFound(status, json) { return nil }
+        guard status == 200, json["status"]?.stringValue != nil else { throw notAnAnswer("/ai/status", status, json) }
         var result = Self.status(json)
         if result.status == "completed" || result.status == "failed" {
             let (_, stored) = try await call("GET", "/ai/result", query: ["key": key])
@@ -128,6 +166,27 @@ public struct RemoteBackend: LeaseBackend {
                 type: e["type"]?.stringValue ?? "",
                 status: e["status"]?.stringValue, message: e["message"]?.stringValue,
                 data: e["data"].map(JSONValue.init))
+        }
+    }
+
+    public func recordRun(runId: String, record: JSONValue) async {
+        var body: JSONObject = ["run_id": .string(runId), "type": .string(RunRecord.eventType), "data": JSON(record)]
+        if let o = record["outcome"]?.stringValue { body["status"] = .string(o) }
+        if let m = record["message"]?.stringValue { body["message"] = .string(String(m.prefix(4096))) }
+        // Retried briefly: unlike the other events, this one is the run's entry in `runs`.
+        for attempt in 0..<3 {
+            if (try? await call("POST", "/events", body: body)) != nil { return }
+            try? await Task.sleep(for: .milliseconds(200 << attempt))
+        }
+    }
+
+    public func runPage(limit: Int, offset: Int) async throws(BackendError) -> [RunPageItem] {
+        let (status, json) = try await call(
+            "GET", "/runs", query: ["limit": String(min(limit, 500)), "offset": String(offset)])
+        guard status == 200, let items = json["items"]?.arrayValue else { throw notAnAnswer("/runs", status, json) }
+        return items.compactMap { item in
+            guard let id = item["run_id"]?.stringValue else { return nil }
+            return RunPageItem(runId: id, lastTs: Int64(item["last_ts"]?.intValue ?? 0) * 1000)
         }
     }
 }

@@ -12,10 +12,39 @@ public struct RunRecord: Sendable, Equatable {
     public var argv: [String]
     public var startedAt: Date
     public var endedAt: Date
-    public var exit: ExitStatus
+    /// nil when COMMAND never ran (interrupted before it started).
+    public var exit: ExitStatus?
+    /// completed, failed, timeout, lost, canceled, interrupted.
     public var outcome: String
     public var stdoutTail: String?
     public var stderrTail: String?
+    /// The lease's error code for a run that did not complete (`exit_3`, `max_runtime`, …).
+    public var errorCode: String?
+    public var message: String?
+    /// The captured bytes as they were: when they are not UTF-8, the record keeps them in
+    /// base64 too, so `--replay` and `--join` give them back byte for byte.
+    public var stdoutBytes: [UInt8]?
+    public var stderrBytes: [UInt8]?
+    /// stdout and stderr shared one destination and one pipe: the stdout tail holds both.
+    public var merged = false
+
+    public init(
+        key: String, runId: String, fence: Int64, host: String, pid: Int32, argv: [String], startedAt: Date,
+        endedAt: Date, exit: ExitStatus?, outcome: String, stdoutTail: String? = nil, stderrTail: String? = nil
+    ) {
+        self.key = key
+        self.runId = runId
+        self.fence = fence
+        self.host = host
+        self.pid = pid
+        self.argv = argv
+        self.startedAt = startedAt
+        self.endedAt = endedAt
+        self.exit = exit
+        self.outcome = outcome
+        self.stdoutTail = stdoutTail
+        self.stderrTail = stderrTail
+    }
 
     public var json: JSONValue {
         var o: [String: JSONValue] = [
@@ -26,31 +55,72 @@ public struct RunRecord: Sendable, Equatable {
             "outcome": .string(outcome),
         ]
         switch exit {
-        case .exited(let c):
+        case .exited(let c)?:
             o["exit_code"] = .int(Int64(c))
             o["signal"] = .null
-        case .signaled(let s):
+        case .signaled(let s)?:
             o["exit_code"] = .null
             o["signal"] = .string(signalName(s))
             o["signal_number"] = .int(Int64(s))
+        case nil:
+            o["exit_code"] = .null
+            o["signal"] = .null
         }
+        if let errorCode { o["error_code"] = .string(errorCode) }
+        if merged { o["output_merged"] = .bool(true) }
+        if let message { o["message"] = .string(message) }
         // The record must fit the service's result limit (256 KiB) even when the captured bytes
         // are control characters that JSON escapes six-fold: shorten the tails, keeping their ends.
         var out = stdoutTail
         var err = stderrTail
+        var outRaw = stdoutBytes.flatMap { Self.isUTF8($0) ? nil : $0 }
+        var errRaw = stderrBytes.flatMap { Self.isUTF8($0) ? nil : $0 }
         while true {
             o["stdout_tail"] = out.map { .string($0) } ?? .null
             o["stderr_tail"] = err.map { .string($0) } ?? .null
+            o["stdout_tail_base64"] = outRaw.map { .string(Data($0).base64EncodedString()) }
+            o["stderr_tail_base64"] = errRaw.map { .string(Data($0).base64EncodedString()) }
+            if o["stdout_tail_base64"] == nil { o.removeValue(forKey: "stdout_tail_base64") }
+            if o["stderr_tail_base64"] == nil { o.removeValue(forKey: "stderr_tail_base64") }
             let size = JSONValue.object(o).canonicalText.utf8.count
             if size <= Self.maxRecordBytes { break }
             out = out.map { String($0.suffix($0.count / 2)) }
             err = err.map { String($0.suffix($0.count / 2)) }
+            outRaw = outRaw.map { Array($0.suffix($0.count / 2)) }
+            errRaw = errRaw.map { Array($0.suffix($0.count / 2)) }
             o["output_truncated"] = .bool(true)
         }
         return .object(o)
     }
 
     public static let maxRecordBytes = 192 * 1024
+
+    static func isUTF8(_ bytes: [UInt8]) -> Bool { String(validating: bytes, as: UTF8.self) != nil }
+
+    /// The record as a `run_record` timeline event keeps it (`once-exec runs`): one per attempt,
+    /// with short tails, inside the service's 16 KiB limit for event data.
+    public var historyJSON: JSONValue {
+        var short = self
+        short.stdoutTail = stdoutTail.map { String($0.suffix(1024)) }
+        short.stderrTail = stderrTail.map { String($0.suffix(1024)) }
+        short.stdoutBytes = nil
+        short.stderrBytes = nil
+        var json = short.json
+        if case .object(var o) = json {
+            o["started_ms"] = .int(Int64((startedAt.timeIntervalSince1970 * 1000).rounded(.down)))
+            json = .object(o)
+        }
+        if json.canonicalText.utf8.count > 15 * 1024, case .object(var o) = json {
+            o["stdout_tail"] = .null
+            o["stderr_tail"] = .null
+            o["output_truncated"] = .bool(true)
+            json = .object(o)
+        }
+        return json
+    }
+
+    /// The timeline event type of a history record.
+    public static let eventType = "run_record"
 
     static func iso(_ d: Date) -> String {
         Timestamp(milliseconds: Int64((d.timeIntervalSince1970 * 1000).rounded(.down))).iso8601
@@ -75,6 +145,13 @@ public struct StoredRun: Sendable {
 
     public var host: String? { json["host"]?.stringValue }
     public var stdoutTail: String? { json["stdout_tail"]?.stringValue }
+    /// The stored bytes: exact from base64 when the output was not UTF-8.
+    public var stdoutBytes: Data? {
+        json["stdout_tail_base64"]?.stringValue.flatMap { Data(base64Encoded: $0) } ?? stdoutTail.map { Data($0.utf8) }
+    }
+    public var stderrBytes: Data? {
+        json["stderr_tail_base64"]?.stringValue.flatMap { Data(base64Encoded: $0) } ?? stderrTail.map { Data($0.utf8) }
+    }
     public var stderrTail: String? { json["stderr_tail"]?.stringValue }
     public var runId: String? { json["run_id"]?.stringValue }
 

@@ -44,12 +44,16 @@ public struct Runner {
         let waitUntil = options.wait.map { clock.now.advanced(by: $0) }
         var pollDelay = Duration.milliseconds(100)
         var announcedWait = false
+        // Once this call has waited for another run, that run's failure is this call's outcome:
+        // --retry-failed covers only a failure already recorded when the call started, so N
+        // waiting callers of a broken deploy do not run it N times, one after another.
+        var waited = false
         while true {
             let sentAt = clock.now
             let acquired: AcquireResult
             do {
                 acquired = try await backend.acquire(
-                    key: options.key, ttl: options.ttl, runId: runId, retryFailed: options.retryFailed)
+                    key: options.key, ttl: options.ttl, runId: runId, retryFailed: options.retryFailed && !waited)
             } catch {
                 return await unreachable(error, path: path, argv: argv, runId: runId)
             }
@@ -66,7 +70,7 @@ public struct Runner {
                 return await supervise(
                     lease: lease, path: path, argv: argv, runId: runId, acquiredAt: sentAt, clock: clock)
             case .finished(let status):
-                return finished(status)
+                return finished(status, waited: waited)
             case .held(let ttlLeft):
                 guard let waitUntil, clock.now < waitUntil else {
                     let message =
@@ -75,12 +79,14 @@ public struct Runner {
                         message + (options.wait == nil ? "; not running (use --wait to wait)" : "; gave up waiting"))
                     return summary(.held, message)
                 }
+                waited = true
                 if !announcedWait {
                     reporter.info("\(options.key) is held by another run; waiting")
                     announcedWait = true
                 }
+                // An expired lease (the holder died) is not an outcome to join: the next acquire takes it.
                 if options.join, let status = try? await backend.status(key: options.key),
-                    status.status == "completed" || status.status == "failed"
+                    status.status == "completed" || (status.status == "failed" && status.errorCode != "lease_expired")
                 {
                     return adopt(status)
                 }
@@ -105,13 +111,16 @@ public struct Runner {
     }
 
     /// A signal to once-exec before COMMAND started: stop, as if killed by it.
-    private func interrupted(_ signal: Int32) -> ExecSummary {
-        let message = "interrupted by \(signalName(signal)) before \(options.key) ran"
+    private func interrupted(_ signal: Int32, runId: String? = nil) -> ExecSummary {
+        let message =
+            "interrupted by \(signalName(signal)) before \(options.key) ran" + (runId.map { " (run \($0))" } ?? "")
         reporter.note(message)
-        return summary(.interrupted, message, exitCode: 128 + signal)
+        var s = summary(.interrupted, message, exitCode: 128 + signal)
+        s.runId = runId
+        return s
     }
 
-    private func finished(_ status: KeyStatus) -> ExecSummary {
+    private func finished(_ status: KeyStatus, waited: Bool = false) -> ExecSummary {
         let stored = StoredRun(status.result)
         if options.join { return adopt(status) }
         if status.status == "completed" {
@@ -133,7 +142,13 @@ public struct Runner {
         var message = "\(options.key) already failed"
         if let doneAt = status.doneAt { message += " at \(doneAt)" }
         if let code = status.errorCode { message += " (\(code))" }
-        reporter.note(message + "; not running it again (use --retry-failed to run it)")
+        if waited && options.retryFailed {
+            reporter.note(
+                message + " while this call waited for it; not running it again "
+                    + "(--retry-failed covers only a failure recorded before the call started)")
+        } else {
+            reporter.note(message + "; not running it again (use --retry-failed to run it)")
+        }
         var s = summary(.failed, message)
         s.fence = status.version
         return s
@@ -141,8 +156,8 @@ public struct Runner {
 
     /// `--replay`: print the stored output of the completed run and exit with its code.
     private func replay(_ status: KeyStatus, _ stored: StoredRun?) -> ExecSummary {
-        if let out = stored?.stdoutTail { FileHandle.standardOutput.write(Data(out.utf8)) }
-        if let err = stored?.stderrTail { FileHandle.standardError.write(Data(err.utf8)) }
+        if let out = stored?.stdoutBytes { FileHandle.standardOutput.write(out) }
+        if let err = stored?.stderrBytes { FileHandle.standardError.write(err) }
         let code = stored?.shellCode ?? 0
         var s = summary(.completed, "replayed the stored run of \(options.key)", exitCode: code)
         s.fence = status.version
@@ -153,8 +168,8 @@ public struct Runner {
     /// `--join`: take the finished run's outcome as ours.
     private func adopt(_ status: KeyStatus) -> ExecSummary {
         let stored = StoredRun(status.result)
-        if let out = stored?.stdoutTail { FileHandle.standardOutput.write(Data(out.utf8)) }
-        if let err = stored?.stderrTail { FileHandle.standardError.write(Data(err.utf8)) }
+        if let out = stored?.stdoutBytes { FileHandle.standardOutput.write(out) }
+        if let err = stored?.stderrBytes { FileHandle.standardError.write(err) }
         let code: Int32 = status.status == "completed" ? (stored?.shellCode ?? 0) : (stored?.shellCode ?? 1)
         let message = "joined the finished run of \(options.key): \(status.status), exit \(code)"
         reporter.info(message)
@@ -199,13 +214,16 @@ public struct Runner {
         var err: OutputTail?
         if options.capture > 0 {
             out = try? OutputTail(target: 1, limit: options.capture)
-            err = try? OutputTail(target: 2, limit: options.capture)
+            // stdout and stderr going to one place (`>log 2>&1`, cron mail): one pipe for both,
+            // so their lines keep their order there; the record then has one merged tail.
+            if !Self.sameDestination(1, 2) { err = try? OutputTail(target: 2, limit: options.capture) }
         }
         let startedAt = Date()
         let child: ChildProcess
         do {
             child = try await ChildProcess.spawn(
-                path: path, argv: argv, environment: env, stdoutFD: out?.writeFD ?? -1, stderrFD: err?.writeFD ?? -1)
+                path: path, argv: argv, environment: env, stdoutFD: out?.writeFD ?? -1,
+                stderrFD: err?.writeFD ?? (out != nil ? out!.writeFD : -1))
         } catch {
             out?.closeWriteEnd()
             err?.closeWriteEnd()
@@ -225,13 +243,15 @@ public struct Runner {
             maxRuntime: options.maxRuntime.map { acquiredAt.duration(to: clock.now) + $0 },
             onLeaseLost: options.onLeaseLost, leased: lease != nil)
         let supervisor = Supervisor(
-            machine: SupervisorMachine(policy: policy), start: acquiredAt, backend: backend, lease: lease, runId: runId,
-            child: child, reporter: reporter, relay: relay)
+            machine: SupervisorMachine(policy: policy), start: acquiredAt, backend: backend, key: options.key,
+            lease: lease, runId: runId, child: child, reporter: reporter, relay: relay)
         supervisor.recordEvent(.childSpawned, detail: "pid \(child.pid): \(argv.joined(separator: " "))")
         let (status, machine) = await supervisor.run()
         let endedAt = Date()
-        let stdoutTail = out?.finish(timeout: 1)
-        let stderrTail = err?.finish(timeout: 1)
+        // COMMAND has exited: what it wrote is in the pipe already, so its end comes at once
+        // unless a background helper holds it; then a drain process takes the pipe over.
+        let stdoutTail = out?.finish(timeout: 0.25)
+        let stderrTail = err?.finish(timeout: 0.25)
         await backend.record(
             runId: runId,
             event: RunEvent(
@@ -245,62 +265,89 @@ public struct Runner {
         guard let lease else { return s }
 
         var outcome: String
+        var errorCode: String?
         var finish: FinishResult?
+        let runLabel = "\(options.key) (run \(runId))"
+        var record = RunRecord(
+            key: lease.key, runId: runId, fence: lease.version, host: Self.hostName, pid: getpid(), argv: argv,
+            startedAt: startedAt, endedAt: endedAt, exit: status, outcome: "", stdoutTail: stdoutTail?.text,
+            stderrTail: stderrTail?.text)
+        record.stdoutBytes = stdoutTail?.bytes
+        record.stderrBytes = stderrTail?.bytes
+        record.merged = out != nil && err == nil
         if let cause = machine.leaseLost, options.onLeaseLost == .stop || cause == .rejected {
             s.outcome = .leaseLost
             s.message =
-                "lease lost (\(cause.rawValue)); the child was "
+                "\(runLabel): lease lost (\(cause.rawValue)); the child was "
                 + (options.onLeaseLost == .stop ? "stopped" : "not stopped")
             outcome = "lost"
-            let record = self.record(lease, runId, argv, startedAt, endedAt, status, outcome, stdoutTail, stderrTail)
-            _ = try? await backend.fail(key: lease.key, leaseId: lease.leaseId, errorCode: "lease_lost", record: record)
+            errorCode = "lease_lost"
+            record.outcome = outcome
+            let json = record.json
+            _ = try? await backend.fail(key: lease.key, leaseId: lease.leaseId, errorCode: "lease_lost", record: json)
         } else if machine.stopReason == .maxRuntime {
             s.outcome = .timeout
-            s.message = "stopped after --max-runtime \(DurationText.format(options.maxRuntime ?? .zero))"
+            s.message = "\(runLabel): stopped after --max-runtime \(DurationText.format(options.maxRuntime ?? .zero))"
             outcome = "timeout"
-            let record = self.record(lease, runId, argv, startedAt, endedAt, status, outcome, stdoutTail, stderrTail)
+            errorCode = "max_runtime"
+            record.outcome = outcome
+            let json = record.json
             finish = await finishing { () async throws(BackendError) -> FinishResult in
-                try await backend.fail(key: lease.key, leaseId: lease.leaseId, errorCode: "max_runtime", record: record)
+                try await backend.fail(key: lease.key, leaseId: lease.leaseId, errorCode: "max_runtime", record: json)
             }
         } else if let sig = interruption(machine.stopReason, status), !status.succeeded {
             outcome = "canceled"
-            s.message = "interrupted by \(signalName(sig)); the lease was canceled"
+            s.message =
+                "\(runLabel): interrupted by \(signalName(sig)); the lease was canceled (the next run of KEY runs)"
+            reporter.note(s.message!)
             finish = await finishing { () async throws(BackendError) -> FinishResult in
                 try await backend.cancel(
                     key: lease.key, leaseId: lease.leaseId, reason: "interrupted by \(signalName(sig))")
             }
         } else if status.succeeded {
             outcome = "completed"
-            let record = self.record(lease, runId, argv, startedAt, endedAt, status, outcome, stdoutTail, stderrTail)
+            record.outcome = outcome
+            let json = record.json
             finish = await finishing { () async throws(BackendError) -> FinishResult in
-                try await backend.complete(key: lease.key, leaseId: lease.leaseId, record: record)
+                try await backend.complete(key: lease.key, leaseId: lease.leaseId, record: json)
             }
         } else {
             outcome = "failed"
-            let record = self.record(lease, runId, argv, startedAt, endedAt, status, outcome, stdoutTail, stderrTail)
+            errorCode = status.errorCode
+            record.outcome = outcome
+            let json = record.json
             finish = await finishing { () async throws(BackendError) -> FinishResult in
                 try await backend.fail(
-                    key: lease.key, leaseId: lease.leaseId, errorCode: status.errorCode, record: record)
+                    key: lease.key, leaseId: lease.leaseId, errorCode: status.errorCode, record: json)
             }
         }
         switch finish {
         case .rejected(let why)?:
-            reporter.warn("could not record the run's end: \(why)")
+            reporter.warn("\(runLabel): could not record the run's end: \(why)")
             s.outcome = .leaseLost
-            s.message = "the lease was lost before the run ended: \(why)"
+            s.message = "\(runLabel): the lease was lost before the run ended: \(why)"
+            outcome = "lost"
+            errorCode = "lease_lost"
         case nil where s.outcome == .ran && machine.leaseLost != nil:
             // --on-lease-lost warn: the child was let finish, but the lease was already gone.
             s.outcome = .leaseLost
-            s.message = "the run ended (\(outcome)) after its lease was lost; it could not be recorded"
+            s.message = "\(runLabel): the run ended (\(outcome)) after its lease was lost; it could not be recorded"
             reporter.warn(s.message!)
+            outcome = "lost"
+            errorCode = "lease_lost"
         case nil where s.outcome == .ran:
             s.outcome = .unreachable
-            s.message = "the run ended (\(outcome)) but the lease service could not record it"
+            s.message = "\(runLabel): the run ended (\(outcome)) but the lease service could not record it"
             reporter.warn(s.message!)
         default:
             break
         }
         if s.outcome != .ran { s.exitCode = options.exitCodes.code(for: s.outcome) }
+        // One history record per attempt, whatever the end: a retry must not erase a failure.
+        record.outcome = outcome
+        record.errorCode = errorCode
+        record.message = s.message
+        await backend.recordRun(runId: runId, record: record.historyJSON)
         return s
     }
 
@@ -330,6 +377,14 @@ public struct Runner {
         return nil
     }
 
+    /// Whether two descriptors are one file (same device and inode): `>log 2>&1`.
+    static func sameDestination(_ a: Int32, _ b: Int32) -> Bool {
+        var x = stat()
+        var y = stat()
+        guard fstat(a, &x) == 0, fstat(b, &y) == 0 else { return false }
+        return x.st_dev == y.st_dev && x.st_ino == y.st_ino
+    }
+
     /// gethostname(2): ProcessInfo.hostName may resolve the name through DNS.
     static var hostName: String {
         var buffer = [CChar](repeating: 0, count: 256)
@@ -337,14 +392,4 @@ public struct Runner {
         return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
-    private func record(
-        _ lease: Lease, _ runId: String, _ argv: [String], _ startedAt: Date, _ endedAt: Date, _ status: ExitStatus,
-        _ outcome: String, _ out: (text: String, truncated: Bool)?, _ err: (text: String, truncated: Bool)?
-    ) -> JSONValue {
-        RunRecord(
-            key: lease.key, runId: runId, fence: lease.version, host: Self.hostName,
-            pid: getpid(), argv: argv, startedAt: startedAt, endedAt: endedAt, exit: status, outcome: outcome,
-            stdoutTail: out?.text, stderrTail: err?.text
-        ).json
-    }
 }

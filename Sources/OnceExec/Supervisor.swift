@@ -21,6 +21,7 @@ final class Supervisor {
     private var machine: SupervisorMachine
     private let backend: any LeaseBackend
     private let lease: Lease?
+    private let key: String
     private let runId: String
     private let child: ChildProcess
     private let clock = ContinuousClock()
@@ -33,9 +34,10 @@ final class Supervisor {
     private var pending: [Task<Void, Never>] = []
 
     init(
-        machine: SupervisorMachine, start: ContinuousClock.Instant, backend: any LeaseBackend, lease: Lease?,
-        runId: String, child: ChildProcess, reporter: Reporter, relay: SignalRelay
+        machine: SupervisorMachine, start: ContinuousClock.Instant, backend: any LeaseBackend, key: String,
+        lease: Lease?, runId: String, child: ChildProcess, reporter: Reporter, relay: SignalRelay
     ) {
+        self.key = key
         self.relay = relay
         self.machine = machine
         self.start = start
@@ -121,7 +123,9 @@ final class Supervisor {
             case .record(let kind, let detail):
                 switch kind {
                 case .leaseLost, .maxRuntime, .childKilled:
-                    reporter.warn(detail.map { "\(kind.rawValue): \($0)" } ?? kind.rawValue)
+                    // Key and run id in the message: a cron mail must lead to `once-exec timeline`.
+                    let label = "\(key) (run \(runId)): \(kind.rawValue)"
+                    reporter.warn(detail.map { "\(label): \($0)" } ?? label)
                 case .renewalFailed, .renewedLate:
                     reporter.info(detail.map { "\(kind.rawValue): \($0)" } ?? kind.rawValue)
                 default:

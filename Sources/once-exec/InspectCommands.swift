@@ -30,7 +30,7 @@ struct StatusCommand: AsyncParsableCommand {
             status = try await backend.status(key: expanded)
         } catch {
             FileHandle.standardError.write(Data("once-exec: \(error)\n".utf8))
-            throw ExitCode(ExecOutcome.unreachable.defaultCode)
+            throw ExitCode(error.inspectionExitCode)
         }
         guard let status else {
             if json {
@@ -40,9 +40,12 @@ struct StatusCommand: AsyncParsableCommand {
             }
             return
         }
+        // An expired lease reads "failed" on the wire, but the next run takes the key without
+        // --retry-failed: call it what it is.
+        let state = status.status == "failed" && status.errorCode == "lease_expired" ? "expired" : status.status
         if json {
             var o: [String: JSONValue] = [
-                "key": .string(expanded), "status": .string(status.status), "fence": .int(status.version),
+                "key": .string(expanded), "status": .string(state), "fence": .int(status.version),
                 "error_code": status.errorCode.map { .string($0) } ?? .null,
                 "done_at": status.doneAt.map { .string($0) } ?? .null,
                 "started_at": status.firstSeenAt.map { .string($0) } ?? .null,
@@ -52,7 +55,7 @@ struct StatusCommand: AsyncParsableCommand {
             print(JSONValue.object(o).canonicalText)
             return
         }
-        print("\(expanded): \(status.status) (fence \(status.version))")
+        print("\(expanded): \(state) (fence \(status.version))")
         if let started = status.firstSeenAt { print("  started:  \(started)") }
         if let done = status.doneAt { print("  finished: \(done)") }
         if let left = status.ttlLeft { print("  lease:    \(left)s left") }
@@ -64,6 +67,13 @@ struct StatusCommand: AsyncParsableCommand {
             if let id = run.runId { print("  run id:   \(id)  (once-exec timeline \(id))") }
             if case .array(let argv)? = run.json["argv"] {
                 print("  command:  " + argv.compactMap(\.stringValue).joined(separator: " "))
+            }
+            for (label, tail) in [("stdout", run.stdoutTail), ("stderr", run.stderrTail)] {
+                guard let tail, !tail.isEmpty else { continue }
+                let lines = tail.split(separator: "\n", omittingEmptySubsequences: false)
+                let shown = (lines.last == "" ? lines.dropLast() : lines[...]).suffix(10)
+                print("  \(label) (last \(shown.count) line\(shown.count == 1 ? "" : "s")):")
+                for line in shown { print("    | \(line)") }
             }
         }
     }
@@ -98,7 +108,7 @@ struct TimelineCommand: AsyncParsableCommand {
             events = try await backend.timeline(runId: id)
         } catch {
             FileHandle.standardError.write(Data("once-exec: \(error)\n".utf8))
-            throw ExitCode(ExecOutcome.unreachable.defaultCode)
+            throw ExitCode(error.inspectionExitCode)
         }
         if json {
             print(

@@ -10,14 +10,15 @@ struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract:
-            "Run COMMAND once for KEY (the default: `once-exec KEY -- COMMAND` means `once-exec run KEY -- COMMAND`).")
+            "Run COMMAND once for KEY (the default: `once-exec KEY -- COMMAND` means `once-exec run KEY -- COMMAND`).",
+        discussion: OnceExecCommand.overview)
 
     @OptionGroup var backend: BackendOptions
 
     @Option(help: "Lease TTL in seconds; the lease is renewed every TTL/3 while COMMAND runs.")
     var ttl = 60
 
-    @Option(help: ArgumentHelp("Time between renewals (default: TTL/3).", valueName: "duration"))
+    @Option(help: ArgumentHelp("Time between renewals (default: TTL/3; at least 100ms).", valueName: "duration"))
     var heartbeat: String?
 
     @Option(
@@ -25,7 +26,7 @@ struct RunCommand: AsyncParsableCommand {
             "Grace between SIGTERM and SIGKILL when once-exec stops COMMAND.", valueName: "duration"))
     var killAfter = "10s"
 
-    @Option(help: ArgumentHelp("Stop COMMAND after this long and fail the run.", valueName: "duration"))
+    @Option(help: ArgumentHelp("Stop COMMAND after this long and fail the run (0: no limit).", valueName: "duration"))
     var maxRuntime: String?
 
     @Option(
@@ -118,14 +119,27 @@ struct RunCommand: AsyncParsableCommand {
         var options = ExecOptions(key: expanded, command: command)
         options.ttl = ttl
         options.heartbeat = try heartbeat.map { try duration($0, "--heartbeat") }
+        if let h = options.heartbeat, h < .milliseconds(100) {
+            throw ValidationError("--heartbeat \(heartbeat ?? ""): renewals need at least 100ms between them")
+        }
         options.killAfter = try duration(killAfter, "--kill-after")
-        options.maxRuntime = try maxRuntime.map { try duration($0, "--max-runtime") }
+        // 0 means no limit, as for timeout(1): a templated `--max-runtime ${LIMIT:-0}` must not
+        // kill every job at once.
+        options.maxRuntime = try maxRuntime.map { try duration($0, "--max-runtime") }.flatMap { $0 == .zero ? nil : $0 }
         if let wait {
             options.wait = wait == "forever" ? .seconds(100 * 365 * 86_400) : try duration(wait, "--wait")
         }
         let policy = SupervisorPolicy(
             ttl: .seconds(ttl), heartbeat: options.heartbeat, killAfter: options.killAfter)
         guard policy.safeWindow > policy.heartbeat else {
+            if let heartbeat,
+                SupervisorPolicy(ttl: .seconds(ttl), killAfter: options.killAfter).safeWindow
+                    > SupervisorPolicy(ttl: .seconds(ttl), killAfter: options.killAfter).heartbeat
+            {
+                throw ValidationError(
+                    "--heartbeat \(heartbeat) is too long for --ttl \(ttl): a renewal must come before the local deadline (\(DurationText.format(policy.safeWindow)) after the last one); lower --heartbeat or raise --ttl"
+                )
+            }
             throw ValidationError(
                 "--ttl \(ttl) is too short for --kill-after \(killAfter): the child must be stopped before the lease can lapse; raise --ttl or lower --kill-after"
             )
@@ -149,6 +163,9 @@ struct RunCommand: AsyncParsableCommand {
         }
         return options
     }
+
+    /// Checked while parsing, so a bad option's message comes with this command's usage line.
+    func validate() throws { _ = try makeOptions() }
 
     func run() async throws {
         let options = try makeOptions()
@@ -175,10 +192,19 @@ struct BackendOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Local lease store (default $XDG_STATE_HOME/once/once-exec.sqlite).", valueName: "path"))
     var state: String?
 
+    /// `--server` and `--state` together are a usage error; `--state` beats `ONCEONLY_BASE_URL`
+    /// (an explicit flag wins over the environment).
     func make(exitCodes: ExitCodeMap = ExitCodeMap()) async throws -> any LeaseBackend {
         let env = ProcessInfo.processInfo.environment
-        let url = server ?? env["ONCEONLY_BASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
+        if server != nil, state != nil {
+            throw ValidationError("--server and --state exclude each other: leases live on a server or in a local file")
+        }
+        let url = server ?? (state == nil ? env["ONCEONLY_BASE_URL"].flatMap { $0.isEmpty ? nil : $0 } : nil)
         if let url {
+            let source = server == nil ? "ONCEONLY_BASE_URL" : "--server"
+            if let problem = RemoteBackend.problem(with: url) {
+                throw ValidationError("\(source) \(url): \(problem)")
+            }
             guard let key = env["ONCEONLY_API_KEY"], !key.isEmpty else {
                 throw ValidationError("a server is set (\(url)) but ONCEONLY_API_KEY is not")
             }
@@ -188,8 +214,10 @@ struct BackendOptions: ParsableArguments {
                 throw ValidationError("cannot use server \(url): \(error)")
             }
         }
-        do {
-            return try LocalBackend(path: state ?? LocalBackend.defaultPath)
+        do throws(BackendError) {
+            let path: String
+            if let state { path = state } else { path = try LocalBackend.defaultPath() }
+            return try LocalBackend(path: path)
         } catch {
             // Not a usage error: say what failed in one line and exit with the internal code.
             FileHandle.standardError.write(Data("once-exec: \(error.description)\n".utf8))

@@ -24,6 +24,41 @@ struct KeyTemplateTests {
         #expect(try KeyTemplate("b:{date}").expand(at: late, in: berlin) == "b:2026-11-30")
     }
 
+    /// Europe/Berlin 2026: clocks go forward at 01:00Z on 29 March (02:00 → 03:00 local) and
+    /// back at 01:00Z on 25 October (03:00 → 02:00 local).
+    @Test(
+        "daylight saving: a repeated hour carries its UTC offset, a skipped hour never appears",
+        arguments: [
+            // fall back: 02:xx happens twice
+            ("2026-10-24T23:59:00Z", "2026-10-25T01", "2026-10-25T01:59"),
+            ("2026-10-25T00:00:00Z", "2026-10-25T02+02:00", "2026-10-25T02:00+02:00"),
+            ("2026-10-25T00:15:00Z", "2026-10-25T02+02:00", "2026-10-25T02:15+02:00"),
+            ("2026-10-25T00:59:00Z", "2026-10-25T02+02:00", "2026-10-25T02:59+02:00"),
+            ("2026-10-25T01:00:00Z", "2026-10-25T02+01:00", "2026-10-25T02:00+01:00"),
+            ("2026-10-25T01:15:00Z", "2026-10-25T02+01:00", "2026-10-25T02:15+01:00"),
+            ("2026-10-25T01:59:00Z", "2026-10-25T02+01:00", "2026-10-25T02:59+01:00"),
+            ("2026-10-25T02:00:00Z", "2026-10-25T03", "2026-10-25T03:00"),
+            // spring forward: 02:xx does not exist, nothing repeats
+            ("2026-03-29T00:59:00Z", "2026-03-29T01", "2026-03-29T01:59"),
+            ("2026-03-29T01:00:00Z", "2026-03-29T03", "2026-03-29T03:00"),
+            ("2026-03-29T01:30:00Z", "2026-03-29T03", "2026-03-29T03:30"),
+        ])
+    func daylightSaving(instant: String, hour: String, minute: String) throws {
+        let berlin = TimeZone(identifier: "Europe/Berlin")!
+        #expect(try KeyTemplate("{hour}").expand(at: date(instant), in: berlin) == hour)
+        #expect(try KeyTemplate("{minute}").expand(at: date(instant), in: berlin) == minute)
+        #expect(try KeyTemplate("{date}").expand(at: date(instant), in: berlin) == String(hour.prefix(10)))
+    }
+
+    @Test("UTC and zones without daylight saving never carry an offset")
+    func noOffsetWithoutTransitions() throws {
+        let tokyo = TimeZone(identifier: "Asia/Tokyo")!
+        for iso in ["2026-10-25T00:15:00Z", "2026-10-25T01:15:00Z", "2026-03-29T01:30:00Z"] {
+            #expect(!(try KeyTemplate("{minute}").expand(at: date(iso), in: utc)).contains("+"))
+            #expect(!(try KeyTemplate("{minute}").expand(at: date(iso), in: tokyo)).contains("+"))
+        }
+    }
+
     @Test func badTemplates() {
         #expect(throws: KeyTemplate.Problem.unknownPlaceholder("day")) {
             try KeyTemplate("x:{day}").expand(at: Date(), in: utc)

@@ -33,7 +33,9 @@ struct OnceExecRegressionTests {
         waiter.signal(SIGTERM)
         let r = try await waiter.wait(timeout: 10)
         #expect(r.code == 128 + SIGTERM, "\(r.stderr)")
-        #expect(Date().timeIntervalSince(sent) < 1.5)
+        // The holder never ends by itself, so an exit at all shows the signal ended the wait; the
+        // bound only keeps "at once" honest on a loaded 2-core machine.
+        #expect(Date().timeIntervalSince(sent) < 5)
         _ = FileManager.default.createFile(atPath: go, contents: nil)
         #expect(try await holder.wait().code == 0)
         #expect(!FileManager.default.fileExists(atPath: marker))

@@ -18,10 +18,20 @@ void once_signal_ignore(int sig);
 /// cleared and the saved dispositions restored; `stdout_fd`/`stderr_fd` dup'ed onto 1 and 2
 /// when not -1.
 ///
+/// Also starts a guard process (`*guard`, -1 if none) that kills the child's whole process
+/// group if once-exec dies; end it with `once_guard_dismiss` once the child was reaped.
+///
 /// Returns the pid, or -1 with `*error` set to the errno of the failed step (exec errors
 /// included: they are reported through a close-on-exec pipe, so ENOENT is not a child exit).
 pid_t once_spawn(const char *path, char *const argv[], char *const envp[], int stdout_fd, int stderr_fd,
-                 int take_terminal, int *error);
+                 int take_terminal, pid_t *guard, int *error);
+
+/// Ends the guard of a child that exited normally (its leftover group members live on).
+void once_guard_dismiss(pid_t guard);
+
+/// Forks a process that copies `from` to `to` until EOF, then exits: it takes over a capture
+/// pipe that a background helper of COMMAND still holds when once-exec is done with it.
+void once_drain(int from, int to);
 
 /// Gives the terminal on fd 0 back to once-exec's own process group, if it has one.
 void once_terminal_reclaim(void);
