@@ -1,6 +1,6 @@
 import Foundation
 
-/// Lease-based exactly-once execution (`/ai/*`), reached through ``OnceOnly/ai``.
+/// Lease-based exactly-once execution (`/ai/*`), reached through ``OnceOnlyClient/ai``.
 ///
 /// The low-level calls (``lease(key:ttl:metadata:)``, ``extend(key:leaseId:ttl:)``,
 /// ``complete(key:leaseId:result:resultHash:)``, ``fail(key:leaseId:errorCode:errorHash:)``,

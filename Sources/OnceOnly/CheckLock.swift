@@ -1,6 +1,6 @@
 import Foundation
 
-/// The answer of ``OnceOnly/checkLock(key:ttl:meta:requestId:)``.
+/// The answer of ``OnceOnlyClient/checkLock(key:ttl:meta:requestId:)``.
 public struct CheckLockResult: Sendable, Equatable {
     /// This call created the lock: go ahead.
     public var isLocked: Bool
@@ -42,7 +42,7 @@ public struct CheckLockResult: Sendable, Equatable {
     public var isFailOpen: Bool { raw["fail_open"] == .bool(true) }
 }
 
-extension OnceOnly {
+extension OnceOnlyClient {
     /// Claims `key` for `ttl` seconds: the first caller gets "locked", every later caller
     /// "duplicate" until the lock expires (`POST /check-lock`).
     ///

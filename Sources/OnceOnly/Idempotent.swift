@@ -1,7 +1,7 @@
 import Foundation
 import OnceEncoding
 
-extension OnceOnly {
+extension OnceOnlyClient {
     /// Wraps `body` so each distinct call runs at most once per `ttl`, guarded by
     /// ``checkLock(key:ttl:meta:requestId:)`` (SDK.md §10.1).
     ///

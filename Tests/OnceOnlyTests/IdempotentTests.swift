@@ -8,7 +8,7 @@ struct IdempotentTests {
     @Test("TypeScript key derivation: the official test vector")
     func testVector() {
         #expect(
-            OnceOnly.idempotencyKey(name: "sendWelcome", arguments: ["user_123"])
+            OnceOnlyClient.idempotencyKey(name: "sendWelcome", arguments: ["user_123"])
                 == "0c2b80a9846735275c89dc4c2d094695dce86e68943df423ee80d9d95b779c74")
     }
 

@@ -1,6 +1,6 @@
 import Foundation
 
-extension OnceOnly {
+extension OnceOnlyClient {
     // MARK: Account, usage, metrics
 
     /// Key and account information: `plan`, `key_preview`, notification flags, … (`GET /me`).
