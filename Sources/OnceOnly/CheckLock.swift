@@ -78,6 +78,14 @@ extension OnceOnlyClient {
         }
     }
 
+    /// ``checkLock(key:ttl:meta:requestId:)`` with any `Encodable` metadata that encodes to an
+    /// object (a `Codable` struct, `[String: Double]`, …).
+    public func checkLock(
+        key: String, ttl: Int? = nil, meta: some Encodable, requestId: String? = nil
+    ) async throws -> CheckLockResult {
+        try await checkLock(key: key, ttl: ttl, meta: try JSONCoding.object(meta, for: "meta"), requestId: requestId)
+    }
+
     /// The `raw.reason` of a fail-open result, or `nil` when `error` must propagate. Only
     /// transport failures, timeouts and 5xx qualify.
     static func failOpenReason(_ error: OnceOnlyError) -> String? {
