@@ -7,7 +7,9 @@ extension AIClient {
     /// Each round reads ``status(key:)`` (errors such as 404 propagate); other states keep the
     /// loop going until `timeout`, after which a synthetic result with `errorCode: "timeout"` is
     /// returned. Rounds are `retry_after_sec` (else `pollMin`) apart, clamped to
-    /// `pollMin...pollMax`. With `leaseId` and `autoExtend`, the lease is extended on the first
+    /// `pollMin...pollMax` and never longer than the time left, so the call returns at most one
+    /// status call after `timeout` (the TypeScript SDK may sleep a whole hint past it). With
+    /// `leaseId` and `autoExtend`, the lease is extended on the first
     /// non-terminal round and then every `extendEvery` seconds (errors ignored).
     ///
     /// - Parameters:
@@ -94,6 +96,18 @@ extension AIClient {
             try await wait(
                 key: key, timeout: timeout, pollMin: pollMin, pollMax: pollMax, autoExtend: autoExtend,
                 extendEvery: extendEvery, leaseId: leaseId, ttl: ttl))
+    }
+
+    /// A key-mode ``runAndWait(key:ttl:metadata:agentId:tool:args:spendUsd:runId:timeout:pollMin:pollMax:autoExtend:extendEvery:)``
+    /// with any `Encodable` metadata that encodes to an object.
+    public func runAndWait(
+        key: String, ttl: Int? = nil, metadata: some Encodable, runId: String? = nil, timeout: Double = 60,
+        pollMin: Double = 0.5, pollMax: Double = 5, autoExtend: Bool = true, extendEvery: Double = 30
+    ) async throws -> AIWaitOutcome {
+        // `key` as `String?`: only the JSONObject overload takes that, so this cannot call itself.
+        try await runAndWait(
+            key: key as String?, ttl: ttl, metadata: try JSONCoding.object(metadata, for: "metadata"), runId: runId,
+            timeout: timeout, pollMin: pollMin, pollMax: pollMax, autoExtend: autoExtend, extendEvery: extendEvery)
     }
 
     /// Runs `body` at most once for `key` across every process sharing the account, and returns

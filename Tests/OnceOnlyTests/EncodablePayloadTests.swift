@@ -63,7 +63,7 @@ struct EncodablePayloadTests {
         }
     }
 
-    @Test("ai.run (key mode) and runTool with Encodable metadata and args (documented-shape test server)")
+    @Test("ai.run, runAndWait (key mode) and runTool with Encodable metadata and args (documented-shape test server)")
     func runAndRunTool() async throws {
         struct ChargeArgs: Encodable, Sendable {
             let amount: Int
@@ -81,6 +81,13 @@ struct EncodablePayloadTests {
                 server.requests.last?.json == [
                     "key": "job-enc", "ttl": 60, "metadata": ["run_id": "run_y", "agent_id": "bot"],
                 ])
+            let waited = try await client.ai.runAndWait(
+                key: "job-wait", ttl: 60, metadata: RunMeta(runId: "run_w", agentId: "bot"), pollMin: 0.01,
+                pollMax: 0.02)
+            #expect(waited.raw["status"] == "completed")
+            #expect(
+                server.requests.first { $0.json?["key"] == "job-wait" }?.json?["metadata"]
+                    == ["run_id": "run_w", "agent_id": "bot"])
             let decision = try await client.ai.runTool(
                 agentId: "billing-agent", tool: "stripe.charge", args: ChargeArgs(amount: 9999, currency: "usd"))
             #expect(decision.allowed)
