@@ -3,7 +3,9 @@ import PackageDescription
 
 let package = Package(
     name: "once",
-    platforms: [.macOS(.v14)],
+    // macOS 14 and its contemporaries: the OnceOnly SDK's newest APIs (ContinuousClock,
+    // Task.sleep(for:), Date.ISO8601FormatStyle) need macOS 13 / iOS 16 / tvOS 16 / watchOS 9.
+    platforms: [.macOS(.v14), .iOS(.v17), .tvOS(.v17), .watchOS(.v10), .visionOS(.v1)],
     products: [
         .library(name: "OnceCore", targets: ["OnceCore"]),
         .library(name: "OnceStore", targets: ["OnceStore"]),

@@ -6,6 +6,18 @@
 public enum LeaseEngine {
     /// Seconds a poller is told to wait while another caller holds the lease.
     public static let pollInterval = 5
+
+    /// The `retry_after_sec` for a poller of the held `record` at `now`: ``pollInterval``, or
+    /// the seconds left to the lease's deadline when those are fewer (at least 1).
+    ///
+    /// Why: the deadline is the one thing the server knows about when a held key will settle.
+    /// A poller told 5 s about a lease that ends in 2 s (a short TTL, or a holder that stopped
+    /// heartbeating) would sleep 3 s past the moment the key expires and can be acquired
+    /// again. A live holder's heartbeats keep pushing the deadline out, so its pollers keep the
+    /// full interval.
+    public static func pollHint(for record: LeaseRecord, now: Timestamp) -> Int {
+        min(pollInterval, max(1, now.secondsUntil(record.deadline)))
+    }
     public static let expiredErrorCode = "lease_expired"
 
     /// Turns a held lease whose deadline has passed into an expired one. Stores call this (via

@@ -4,13 +4,14 @@ import OnceOnly
 
 /// Leases on a once-server shared by many hosts, through the Swift SDK's transport.
 public struct RemoteBackend: LeaseBackend {
-    let client: OnceOnly
+    let client: OnceOnlyClient
 
     public var name: String { "server \(client.baseURL)" }
 
     /// - Parameter timeout: per request; renewals must get an answer well inside the lease.
     public init(baseURL: String, apiKey: String, timeout: Double = 5) throws {
-        client = try OnceOnly(apiKey: apiKey, baseURL: baseURL, timeout: timeout, failOpen: false, maxRetries429: 0)
+        client = try OnceOnlyClient(
+            apiKey: apiKey, baseURL: baseURL, timeout: timeout, failOpen: false, maxRetries429: 0)
     }
 
     /// Why `url` cannot be a server URL (nil when it can): it needs http:// or https:// and a

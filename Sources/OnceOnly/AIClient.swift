@@ -1,10 +1,10 @@
 import Foundation
 
-/// Lease-based exactly-once execution (`/ai/*`), reached through ``OnceOnly/ai``.
+/// Lease-based exactly-once execution (`/ai/*`), reached through ``OnceOnlyClient/ai``.
 ///
-/// The low-level calls (``lease(key:ttl:metadata:)``, ``extend(key:leaseId:ttl:)``,
+/// The low-level calls (``lease(key:ttl:metadata:retryFailed:)``, ``extend(key:leaseId:ttl:)``,
 /// ``complete(key:leaseId:result:resultHash:)``, ``fail(key:leaseId:errorCode:errorHash:)``,
-/// ``cancel(key:leaseId:reason:)``) map one to one onto the endpoints; ``runFn(key:ttl:metadata:extendEvery:waitOnConflict:timeout:pollMin:pollMax:errorCode:_:)``
+/// ``cancel(key:leaseId:reason:)``) map one to one onto the endpoints; ``runFn(key:ttl:metadata:extendEvery:waitOnConflict:timeout:pollMin:pollMax:errorCode:retryFailed:_:)``
 /// combines them into "run this closure once across all processes".
 public struct AIClient: Sendable {
     let transport: HTTPTransport
@@ -17,18 +17,32 @@ public struct AIClient: Sendable {
     ///   - key: The lease key (1–256 characters).
     ///   - ttl: Lease TTL in seconds; the server's plan default when `nil`.
     ///   - metadata: Free-form object; `agent_id` and `run_id` are recognised by the server.
-    public func lease(key: String, ttl: Int? = nil, metadata: JSONObject? = nil) async throws -> AIRun {
+    ///   - retryFailed: Send `retry_failed: true` (a once-server extension): a failed key is
+    ///     acquired again instead of answering `failed`. Not sent when `false`.
+    public func lease(
+        key: String, ttl: Int? = nil, metadata: JSONObject? = nil, retryFailed: Bool = false
+    ) async throws -> AIRun {
         var body: JSONObject = ["key": .string(key)]
         body["ttl"] = ttl.map(JSON.int)
         body["metadata"] = metadata.map(JSON.object)
+        if retryFailed { body["retry_failed"] = true }
         return AIRun(raw: try await transport.object("POST", "/ai/lease", body: body))
+    }
+
+    /// ``lease(key:ttl:metadata:retryFailed:)`` with any `Encodable` metadata that encodes to an
+    /// object (a `Codable` struct, `[String: String]`, …).
+    public func lease(
+        key: String, ttl: Int? = nil, metadata: some Encodable, retryFailed: Bool = false
+    ) async throws -> AIRun {
+        try await lease(
+            key: key, ttl: ttl, metadata: try JSONCoding.object(metadata, for: "metadata"), retryFailed: retryFailed)
     }
 
     /// Heartbeats a lease you hold: the new deadline is now + `ttl` (`POST /ai/extend`).
     ///
     /// - Parameters:
     ///   - key: The lease key.
-    ///   - leaseId: Your lease token, from ``lease(key:ttl:metadata:)``.
+    ///   - leaseId: Your lease token, from ``lease(key:ttl:metadata:retryFailed:)``.
     ///   - ttl: New TTL in seconds; the lease's current TTL when `nil`.
     /// - Throws: ``OnceOnlyError/api(status:detail:message:)`` 409 (`lease_mismatch`,
     ///   `lease_not_active`) or 404 among others.
@@ -43,7 +57,7 @@ public struct AIClient: Sendable {
     ///
     /// - Parameters:
     ///   - key: The lease key.
-    ///   - leaseId: Your lease token, from ``lease(key:ttl:metadata:)``.
+    ///   - leaseId: Your lease token, from ``lease(key:ttl:metadata:retryFailed:)``.
     ///   - result: The object later readers get from ``result(key:)``.
     ///   - resultHash: Your own hash of the result; the server computes one when `nil`.
     public func complete(
@@ -55,6 +69,15 @@ public struct AIClient: Sendable {
         return AILeaseUpdate(raw: try await transport.object("POST", "/ai/complete", body: body))
     }
 
+    /// ``complete(key:leaseId:result:resultHash:)`` with any `Encodable` result that encodes to an
+    /// object (a `Codable` struct, …); `nil` sends no result.
+    public func complete(
+        key: String, leaseId: String, result: some Encodable, resultHash: String? = nil
+    ) async throws -> AILeaseUpdate {
+        try await complete(
+            key: key, leaseId: leaseId, result: try JSONCoding.object(result, for: "result"), resultHash: resultHash)
+    }
+
     /// Finishes a lease you hold as failed (`POST /ai/fail`).
     public func fail(
         key: String, leaseId: String, errorCode: String, errorHash: String? = nil
@@ -64,7 +87,7 @@ public struct AIClient: Sendable {
         return AILeaseUpdate(raw: try await transport.object("POST", "/ai/fail", body: body))
     }
 
-    /// Gives a lease up without an outcome; the next ``lease(key:ttl:metadata:)`` acquires again
+    /// Gives a lease up without an outcome; the next ``lease(key:ttl:metadata:retryFailed:)`` acquires again
     /// (`POST /ai/cancel`). An empty `reason` is not sent.
     public func cancel(key: String, leaseId: String, reason: String? = nil) async throws -> AILeaseUpdate {
         var body: JSONObject = ["key": .string(key), "lease_id": .string(leaseId)]
@@ -102,12 +125,32 @@ public struct AIClient: Sendable {
         return AIRunOutcome(raw: try await transport.object("POST", "/ai/run", body: body))
     }
 
+    /// A key-mode ``run(key:ttl:metadata:agentId:tool:args:spendUsd:runId:)`` with any
+    /// `Encodable` metadata that encodes to an object.
+    public func run(
+        key: String, ttl: Int? = nil, metadata: some Encodable, runId: String? = nil
+    ) async throws -> AIRunOutcome {
+        // `key` as `String?`: only the JSONObject overload takes that, so this cannot call itself.
+        try await run(
+            key: key as String?, ttl: ttl, metadata: try JSONCoding.object(metadata, for: "metadata"), runId: runId)
+    }
+
     /// A governed tool call: ``run(key:ttl:metadata:agentId:tool:args:spendUsd:runId:)`` in tool
     /// mode, read as a decision whatever the server answered.
     public func runTool(
         agentId: String, tool: String, args: JSONObject? = nil, spendUsd: Double? = nil, runId: String? = nil
     ) async throws -> AIToolResult {
         AIToolResult(raw: try await run(agentId: agentId, tool: tool, args: args, spendUsd: spendUsd, runId: runId).raw)
+    }
+
+    /// ``runTool(agentId:tool:args:spendUsd:runId:)`` with any `Encodable` arguments that encode
+    /// to an object.
+    public func runTool(
+        agentId: String, tool: String, args: some Encodable, spendUsd: Double? = nil, runId: String? = nil
+    ) async throws -> AIToolResult {
+        try await runTool(
+            agentId: agentId, tool: tool, args: try JSONCoding.object(args, for: "args"), spendUsd: spendUsd,
+            runId: runId)
     }
 
     static func runBody(

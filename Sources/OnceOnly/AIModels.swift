@@ -152,8 +152,20 @@ public struct AIResult: Sendable, Equatable {
     }
 
     /// Decodes ``result`` into a `Decodable` type; `nil` when there is no result.
+    ///
+    /// A non-object value stored by ``AIClient/runFn(key:ttl:metadata:extendEvery:waitOnConflict:timeout:pollMin:pollMax:errorCode:retryFailed:_:)``
+    /// arrives as `{"value": v}`; when the object itself does not decode as `T`, `v` is tried, so
+    /// `decodeResult(as: Int.self)` reads back a stored `42`.
     public func decodeResult<T: Decodable>(as type: T.Type = T.self) throws -> T? {
-        try result.map { try JSON.object($0).decode(as: T.self) }
+        guard let result else { return nil }
+        do {
+            return try JSON.object(result).decode(as: T.self)
+        } catch {
+            guard result.count == 1, let value = result["value"], let unwrapped = try? value.decode(as: T.self) else {
+                throw error
+            }
+            return unwrapped
+        }
     }
 }
 

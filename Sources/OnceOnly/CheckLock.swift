@@ -1,6 +1,6 @@
 import Foundation
 
-/// The answer of ``OnceOnly/checkLock(key:ttl:meta:requestId:)``.
+/// The answer of ``OnceOnlyClient/checkLock(key:ttl:meta:requestId:)``.
 public struct CheckLockResult: Sendable, Equatable {
     /// This call created the lock: go ahead.
     public var isLocked: Bool
@@ -42,7 +42,7 @@ public struct CheckLockResult: Sendable, Equatable {
     public var isFailOpen: Bool { raw["fail_open"] == .bool(true) }
 }
 
-extension OnceOnly {
+extension OnceOnlyClient {
     /// Claims `key` for `ttl` seconds: the first caller gets "locked", every later caller
     /// "duplicate" until the lock expires (`POST /check-lock`).
     ///
@@ -76,6 +76,14 @@ extension OnceOnly {
                 isLocked: true, isDuplicate: false, key: key, ttl: ttl ?? 0, firstSeenAt: nil, requestId: "fail-open",
                 statusCode: 0, raw: raw)
         }
+    }
+
+    /// ``checkLock(key:ttl:meta:requestId:)`` with any `Encodable` metadata that encodes to an
+    /// object (a `Codable` struct, `[String: Double]`, …).
+    public func checkLock(
+        key: String, ttl: Int? = nil, meta: some Encodable, requestId: String? = nil
+    ) async throws -> CheckLockResult {
+        try await checkLock(key: key, ttl: ttl, meta: try JSONCoding.object(meta, for: "meta"), requestId: requestId)
     }
 
     /// The `raw.reason` of a fail-open result, or `nil` when `error` must propagate. Only

@@ -66,14 +66,17 @@ struct FieldReader {
 }
 
 extension AIClient {
-    /// What `runFn` stores as `result`: an object as is, `null` as nothing, anything else as
-    /// `{"value": String(v)}` (SDK.md §11).
+    /// What `runFn` stores as `result`: an object as is, `null` as nothing, any other value as
+    /// `{"value": <that JSON value>}` (`42` as `{"value": 42}`, `["a", "b"]` as
+    /// `{"value": ["a", "b"]}`), so ``AIResult/decodeResult(as:)`` gets it back. The TypeScript
+    /// SDK stores `{"value": String(v)}` instead (SDK.md §11): strings match, numbers, booleans
+    /// and arrays do not.
     static func resultObject(_ value: some Encodable) -> JSONObject? {
         guard let json = try? JSON(encoding: value) else { return ["value": .string(String(describing: value))] }
         switch json {
         case .null: return nil
         case .object(let members): return members
-        default: return ["value": .string(json.jsString)]
+        default: return ["value": json]
         }
     }
 }

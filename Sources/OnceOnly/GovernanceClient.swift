@@ -1,7 +1,7 @@
 import Foundation
 
 /// Policies, the agent kill switch, decision logs and the tools registry, reached through
-/// ``OnceOnly/gov``. Path segments (agent ids, tool names) are percent-encoded.
+/// ``OnceOnlyClient/gov``. Path segments (agent ids, tool names) are percent-encoded.
 public struct GovernanceClient: Sendable {
     let transport: HTTPTransport
 

@@ -1,7 +1,7 @@
 import Foundation
 import OnceEncoding
 
-extension OnceOnly {
+extension OnceOnlyClient {
     /// Wraps `body` so each distinct call runs at most once per `ttl`, guarded by
     /// ``checkLock(key:ttl:meta:requestId:)`` (SDK.md §10.1).
     ///
@@ -67,7 +67,7 @@ extension OnceOnly {
     }
 
     /// Wraps `body` so it runs exactly once per `key` across processes through
-    /// ``AIClient/runFn(key:ttl:metadata:extendEvery:waitOnConflict:timeout:pollMin:pollMax:errorCode:_:)``,
+    /// ``AIClient/runFn(key:ttl:metadata:extendEvery:waitOnConflict:timeout:pollMin:pollMax:errorCode:retryFailed:_:)``,
     /// and returns the stored ``AIResult`` (not `body`'s value) (SDK.md §10.2).
     ///
     /// ```swift
@@ -136,22 +136,32 @@ enum TypeScriptKey {
     }
 
     /// `JSON.stringify(arg, sortedTopLevelKeys(arg))`, or `String(arg)` cut to 2048 characters
-    /// plus `...` when the value cannot be encoded.
+    /// plus `...` when the value cannot be encoded. `Date` encodes as `toISOString()` and `Data`
+    /// as Node's `Buffer.toJSON()` does, so both give the TypeScript key of the same value. (A
+    /// Buffer's top-level keys are its indices, which filter away `type` and `data`: every `Data`
+    /// argument stringifies as `{}`, in TypeScript as here.)
     static func stringifyArgument(_ argument: some Encodable) -> String {
-        guard let json = try? JSON(encoding: argument) else {
+        guard let json = try? JSONCoding.json(encoding: argument, data: .nodeBuffer) else {
             let text = String(describing: argument)
             return text.count > 2048 ? String(text.prefix(2048)) + "..." : text
         }
+        // The key list is taken from the argument itself: a Buffer's keys are its indices, not
+        // the `type` and `data` of its JSON form.
+        if let bytes = argument as? Data { return stringify(json, topLevelKeys: (0..<bytes.count).map { String($0) }) }
         return stringify(json)
     }
 
     static func stringify(_ value: JSON) -> String {
-        let whitelist: [String]?
         switch value {
-        case .object(let members): whitelist = members.keys.sorted(by: JSON.utf16Less)
-        case .array(let items): whitelist = items.indices.map(String.init).sorted(by: JSON.utf16Less)
-        default: whitelist = nil
+        case .object(let members): stringify(value, topLevelKeys: Array(members.keys))
+        case .array(let items): stringify(value, topLevelKeys: items.indices.map(String.init))
+        default: stringify(value, topLevelKeys: nil)
         }
+    }
+
+    /// `JSON.stringify(value, topLevelKeys.sort())`.
+    private static func stringify(_ value: JSON, topLevelKeys: [String]?) -> String {
+        let whitelist = topLevelKeys?.sorted(by: JSON.utf16Less)
         var out = ""
         write(value, whitelist: whitelist, to: &out)
         return out

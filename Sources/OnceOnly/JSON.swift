@@ -7,8 +7,11 @@ public typealias JSONObject = [String: JSON]
 /// A JSON value held as a `Sendable` value type.
 ///
 /// Every answer the SDK decodes keeps its raw JSON in this form (`raw` on the result types), so
-/// fields the typed models do not cover stay reachable. Literals work directly:
-/// `let meta: JSONObject = ["invoice": "INV-1", "amount": 99.5, "tags": ["a", "b"]]`.
+/// fields the typed models do not cover stay reachable. Literals work directly, string
+/// interpolation included: `let meta: JSONObject = ["invoice": "INV-\(n)", "amount": 99.5,
+/// "tags": ["a", "b"]]`. A variable needs its case (`.double(amount)`) or ``init(encoding:)``;
+/// every API parameter that takes a ``JSONObject`` also takes any `Encodable` value that encodes
+/// to an object (a `Codable` struct, `[String: Double]`, …).
 ///
 /// Integers that fit in `Int` decode as ``int(_:)``; every other number as ``double(_:)``.
 public enum JSON: Sendable, Hashable {
@@ -102,7 +105,8 @@ public enum JSON: Sendable, Hashable {
 // MARK: - Literals
 
 extension JSON: ExpressibleByNilLiteral, ExpressibleByBooleanLiteral, ExpressibleByIntegerLiteral,
-    ExpressibleByFloatLiteral, ExpressibleByStringLiteral, ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral
+    ExpressibleByFloatLiteral, ExpressibleByStringLiteral, ExpressibleByStringInterpolation, ExpressibleByArrayLiteral,
+    ExpressibleByDictionaryLiteral
 {
     /// `null`.
     public init(nilLiteral: ()) { self = .null }
@@ -114,6 +118,10 @@ extension JSON: ExpressibleByNilLiteral, ExpressibleByBooleanLiteral, Expressibl
     public init(floatLiteral value: Double) { self = .double(value) }
     /// A string.
     public init(stringLiteral value: String) { self = .string(value) }
+    /// A string built by interpolation: `"run_\(tag)"`.
+    public init(stringInterpolation: DefaultStringInterpolation) {
+        self = .string(String(stringInterpolation: stringInterpolation))
+    }
     /// An array.
     public init(arrayLiteral elements: JSON...) { self = .array(elements) }
     /// An object; a repeated key keeps its last value.
@@ -163,9 +171,12 @@ extension JSON: Codable {
 
     /// The JSON form of any `Encodable` value (through `JSONEncoder`), e.g. a `Codable` struct
     /// you want to send as metadata or store as a result.
+    ///
+    /// `Date`s become the text JavaScript's `toISOString()` prints (`2026-03-01T12:00:00.000Z`,
+    /// UTC, milliseconds), as `JSON.stringify` does; `Data` becomes base64 text (`JSONEncoder`'s
+    /// default). ``decode(as:)`` reads both back.
     public init(encoding value: some Encodable) throws {
-        let data = try JSONEncoder().encode(value)
-        self = try JSONDecoder().decode(JSON.self, from: data)
+        self = try JSONCoding.json(encoding: value, data: .base64)
     }
 
     /// Parses JSON text; `nil` when it is not valid JSON.
@@ -176,7 +187,7 @@ extension JSON: Codable {
 
     /// Decodes this value into a `Decodable` type, e.g. a typed view of an `AIResult.result`.
     public func decode<T: Decodable>(as type: T.Type = T.self) throws -> T {
-        try JSONDecoder().decode(T.self, from: Data(serialized().utf8))
+        try JSONCoding.decoder().decode(T.self, from: Data(serialized().utf8))
     }
 }
 

@@ -4,8 +4,8 @@ import Foundation
 ///
 /// HTTP answers map to the first five cases exactly as in the official TypeScript SDK (SDK.md
 /// §3.5); ``timeout(seconds:)`` and ``transport(_:)`` mean the service could not be reached at
-/// all, which is the only situation (besides 5xx) ``OnceOnly/checkLock(key:ttl:meta:requestId:)``
-/// may fail open on. Errors thrown by your own closures (``AIClient/runFn(key:ttl:metadata:extendEvery:waitOnConflict:timeout:pollMin:pollMax:errorCode:_:)``,
+/// all, which is the only situation (besides 5xx) ``OnceOnlyClient/checkLock(key:ttl:meta:requestId:)``
+/// may fail open on. Errors thrown by your own closures (``AIClient/runFn(key:ttl:metadata:extendEvery:waitOnConflict:timeout:pollMin:pollMax:errorCode:retryFailed:_:)``,
 /// the helpers) pass through unchanged.
 public enum OnceOnlyError: Error, Sendable, Equatable {
     /// 401, or a 403 whose detail says the key is invalid, disabled or forbidden.

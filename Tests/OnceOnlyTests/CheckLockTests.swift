@@ -116,7 +116,7 @@ struct CheckLockTests {
     @Test("real once-server rejects a bad key with 403 (no fail-open)")
     func badKey() async throws {
         try await withOnceServer { server in
-            let client = try OnceOnly(apiKey: "once_live_nope", baseURL: server.baseURL, environment: [:])
+            let client = try OnceOnlyClient(apiKey: "once_live_nope", baseURL: server.baseURL, environment: [:])
             await #expect(throws: OnceOnlyError.unauthorized(message: "Invalid API key")) {
                 try await client.checkLock(key: "k")
             }
@@ -154,7 +154,7 @@ struct CheckLockTests {
             }
         }
         let port = try await withScriptedServer { $0.port }
-        let client = try OnceOnly(apiKey: "k", baseURL: "http://127.0.0.1:\(port)", environment: [:])
+        let client = try OnceOnlyClient(apiKey: "k", baseURL: "http://127.0.0.1:\(port)", environment: [:])
         let result = try await client.checkLock(key: "gone", ttl: 5)
         #expect(result.raw == ["fail_open": true, "reason": "request_error"])
         #expect(result.shouldProceed)

@@ -4,7 +4,7 @@ import Testing
 
 /// Runs `body` against the documented-shape stand-in for endpoints once-server lacks so far.
 func withFakeAPI<T>(
-    pollsBeforeDone: Int = 2, _ body: (ScriptedServer, OnceOnly) async throws -> T
+    pollsBeforeDone: Int = 2, _ body: (ScriptedServer, OnceOnlyClient) async throws -> T
 ) async throws -> T {
     let fake = FakeOnceAPI(pollsBeforeDone: pollsBeforeDone)
     return try await withScriptedServer(fallback: { fake.handle($0) }) { server in

@@ -8,7 +8,7 @@ struct IdempotentTests {
     @Test("TypeScript key derivation: the official test vector")
     func testVector() {
         #expect(
-            OnceOnly.idempotencyKey(name: "sendWelcome", arguments: ["user_123"])
+            OnceOnlyClient.idempotencyKey(name: "sendWelcome", arguments: ["user_123"])
                 == "0c2b80a9846735275c89dc4c2d094695dce86e68943df423ee80d9d95b779c74")
     }
 
@@ -35,6 +35,57 @@ struct IdempotentTests {
         #expect(TypeScriptKey.stringifyArgument(User(id: "u1", tags: ["a"])) == #"{"id":"u1","tags":["a"]}"#)
         #expect(TypeScriptKey.stringifyArgument("user_123") == #""user_123""#)
         #expect(TypeScriptKey.stringifyArgument(Optional<Int>.none) == "null")
+    }
+
+    // Computed once with Node v20.20.2 (Debian's nodejs), as the TypeScript SDK derives them:
+    //   const keysOf = a => (a !== null && typeof a === "object" ? Object.keys(a).sort() : undefined);
+    //   const arg = a => JSON.stringify(a, keysOf(a));
+    //   sha256(JSON.stringify({v: "v1", fn, args: args.map(arg), kwargs: {}}))
+    // with d = new Date(Date.UTC(2026, 2, 1, 12, 30, 45, 123)) (1772368245123 ms).
+    static let date = Date(timeIntervalSince1970: 1_772_368_245.123)
+    /// `remind(d)`
+    static let dateKey = "ac39d32c9b95424fd2f8bfd20190873f11f681eb975a6a728cc43d5496314a15"
+    /// `remind({at: d, id: "u1"})`
+    static let nestedDateKey = "b0b8b49cebc2a91a2cffd2935b851113201749ac1a18ddcc256dc8dbec53b685"
+    /// `upload(Buffer.from([1, 2, 3]))`
+    static let bufferKey = "95f060aa90629d07ba173e0f72cbff9f34ad044ea3a09506727eb54034095b54"
+
+    @Test("Date and Data arguments stringify as JSON.stringify does in Node")
+    func dateAndDataArguments() {
+        struct Reminder: Encodable { let at: Date; let id: String }
+        struct Upload: Encodable { let blob: Data }
+        #expect(TypeScriptKey.stringifyArgument(Self.date) == #""2026-03-01T12:30:45.123Z""#)
+        #expect(
+            TypeScriptKey.stringifyArgument(Reminder(at: Self.date, id: "u1"))
+                == #"{"at":"2026-03-01T12:30:45.123Z","id":"u1"}"#)
+        // A Buffer's own keys are its indices, which filter its {type, data} form away.
+        #expect(TypeScriptKey.stringifyArgument(Data([1, 2, 3])) == "{}")
+        #expect(TypeScriptKey.stringifyArgument(Upload(blob: Data([1, 2]))) == #"{"blob":{}}"#)
+        #expect(TypeScriptKey.stringifyArgument(Date(timeIntervalSince1970: -0.001)) == #""1969-12-31T23:59:59.999Z""#)
+        #expect(
+            TypeScriptKey.stringifyArgument(Date(timeIntervalSince1970: -62_198_755_200))
+                == #""-000001-01-01T00:00:00.000Z""#)
+        #expect(
+            TypeScriptKey.stringifyArgument(Date(timeIntervalSince1970: 253_402_300_800))
+                == #""+010000-01-01T00:00:00.000Z""#)
+    }
+
+    @Test("the derived keys of Date and Data arguments are the TypeScript SDK's (Node vectors)")
+    func dateAndDataKeys() async throws {
+        try await withOnceServer { server in
+            let client = try server.client()
+            let remind = client.idempotent(name: "remind") { (_: Date) in "sent" }
+            #expect(try await remind(Self.date) == "sent")
+            #expect(try await client.checkLock(key: "func:" + Self.dateKey).isDuplicate)
+            struct Reminder: Encodable, Sendable { let at: Date; let id: String }
+            let remindUser = client.idempotent(name: "remind") { (_: Reminder) in "sent" }
+            #expect(try await remindUser(Reminder(at: Self.date, id: "u1")) == "sent")
+            #expect(try await client.checkLock(key: "func:" + Self.nestedDateKey).isDuplicate)
+            let upload = client.idempotent(name: "upload") { (_: Data) in "stored" }
+            #expect(try await upload(Data([1, 2, 3])) == "stored")
+            #expect(try await client.checkLock(key: "func:" + Self.bufferKey).isDuplicate)
+            #expect(try await upload(Data([9])) == nil, "as in TypeScript, every Data argument derives the same key")
+        }
     }
 
     @Test("idempotent runs the body once per distinct arguments; duplicates return nil or onDuplicate")

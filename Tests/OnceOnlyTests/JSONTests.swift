@@ -17,6 +17,16 @@ struct JSONTests {
         #expect(JSON.double(3).serialized() == "3" && JSON.double(.infinity).serialized() == "null")
     }
 
+    @Test("string interpolation, and OnceOnly.JSON resolves (the client type no longer shadows the module)")
+    func interpolationAndModuleName() {
+        let tag = 7
+        let meta: JSONObject = ["run_id": "run_\(tag)", "n": 1]
+        #expect(meta["run_id"] == .string("run_7"))
+        let qualified: OnceOnly.JSON = "x_\(tag)"
+        #expect(qualified == "x_7")
+        #expect(OnceOnly.OnceOnlyClient.version == OnceOnlyClient.version)
+    }
+
     @Test("Codable bridges")
     func codable() throws {
         struct Invoice: Codable, Equatable { let id: String; let amount: Double }

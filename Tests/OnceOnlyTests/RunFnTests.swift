@@ -23,13 +23,18 @@ struct RunFnTests {
         }
     }
 
-    @Test("non-object values are stored as {value: text}; nil stores no result")
+    @Test("non-object values are stored as {value: <the JSON value>} and decode back; nil stores no result")
     func resultCoercion() async throws {
         try await withOnceServer { server in
             let client = try server.client()
             #expect(try await client.ai.runFn(key: "s") { "hello" }.result == ["value": "hello"])
-            #expect(try await client.ai.runFn(key: "n") { 42 }.result == ["value": "42"])
-            #expect(try await client.ai.runFn(key: "a") { ["a", "b"] }.result == ["value": "a,b"])
+            let number = try await client.ai.runFn(key: "n") { 42 }
+            #expect(number.result == ["value": 42])
+            #expect(try number.decodeResult(as: Int.self) == 42)
+            let list = try await client.ai.runFn(key: "a") { ["a", "b"] }
+            #expect(list.result == ["value": ["a", "b"]])
+            #expect(try list.decodeResult(as: [String].self) == ["a", "b"])
+            #expect(try await client.ai.runFn(key: "b") { true }.decodeResult(as: Bool.self) == true)
             #expect(try await client.ai.runFn(key: "z") { Optional<Int>.none }.result == nil)
             struct Summary: Codable, Sendable { let text: String; let tokens: Int }
             let typed = try await client.ai.runFn(key: "t") { Summary(text: "hi", tokens: 3) }
@@ -52,6 +57,21 @@ struct RunFnTests {
                 Issue.record("must not run"); return nil
             }
             #expect(later.status == "failed" && later.errorCode == "llm_error")
+        }
+    }
+
+    @Test("retryFailed runs a failed key again; without it the failed result is returned")
+    func retryFailed() async throws {
+        struct Boom: Error {}
+        try await withOnceServer { server in
+            let client = try server.client()
+            await #expect(throws: Boom.self) {
+                _ = try await client.ai.runFn(key: "flaky") { () -> JSON in throw Boom() }
+            }
+            let stillFailed = try await client.ai.runFn(key: "flaky") { () -> JSON in ["second": true] }
+            #expect(stillFailed.status == "failed" && stillFailed.errorCode == "fn_error")
+            let retried = try await client.ai.runFn(key: "flaky", retryFailed: true) { () -> JSON in ["second": true] }
+            #expect(retried.status == "completed" && retried.result == ["second": true], "\(retried.raw)")
         }
     }
 

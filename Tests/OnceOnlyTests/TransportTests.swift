@@ -15,12 +15,12 @@ struct TransportTests {
             ("not a url/", "not a url"),
         ])
     func normalisation(input: String, expected: String) {
-        #expect(OnceOnly.normalizeBaseURL(input) == expected)
+        #expect(OnceOnlyClient.normalizeBaseURL(input) == expected)
     }
 
     @Test("configuration from the environment, defaults and the required key")
     func environment() throws {
-        let client = try OnceOnly(environment: ["ONCEONLY_API_KEY": "k1", "ONCEONLY_BASE_URL": "http://h:1/"])
+        let client = try OnceOnlyClient(environment: ["ONCEONLY_API_KEY": "k1", "ONCEONLY_BASE_URL": "http://h:1/"])
         #expect(client.apiKey == "k1")
         #expect(client.baseURL == "http://h:1/v1")
         #expect(client.timeout == 5)
@@ -28,14 +28,14 @@ struct TransportTests {
         #expect(client.maxRetries429 == 0)
         #expect(client.retryBackoff == 0.5)
         #expect(client.retryMaxBackoff == 5)
-        #expect(client.userAgent == "onceonly-swift-sdk/\(OnceOnly.version)")
-        let saas = try OnceOnly(apiKey: "k2", environment: [:])
+        #expect(client.userAgent == "onceonly-swift-sdk/\(OnceOnlyClient.version)")
+        let saas = try OnceOnlyClient(apiKey: "k2", environment: [:])
         #expect(saas.baseURL == "https://api.onceonly.tech/v1")
-        let explicit = try OnceOnly(apiKey: "k3", baseURL: "http://a", environment: ["ONCEONLY_API_KEY": "k1"])
+        let explicit = try OnceOnlyClient(apiKey: "k3", baseURL: "http://a", environment: ["ONCEONLY_API_KEY": "k1"])
         #expect(explicit.apiKey == "k3" && explicit.baseURL == "http://a/v1")
-        #expect(throws: OnceOnlyError.invalidArgument("apiKey is required")) { try OnceOnly(environment: [:]) }
+        #expect(throws: OnceOnlyError.invalidArgument("apiKey is required")) { try OnceOnlyClient(environment: [:]) }
         #expect(throws: OnceOnlyError.invalidArgument("apiKey is required")) {
-            try OnceOnly(apiKey: "", environment: [:])
+            try OnceOnlyClient(apiKey: "", environment: [:])
         }
     }
 
@@ -51,7 +51,7 @@ struct TransportTests {
             #expect(sent[0].path == "/v1/usage")
             #expect(sent[0].rawQuery == "kind=a+b%26c")
             #expect(sent[0].headers["authorization"] == "Bearer once_live_test")
-            #expect(sent[0].headers["user-agent"] == "onceonly-swift-sdk/\(OnceOnly.version)")
+            #expect(sent[0].headers["user-agent"] == "onceonly-swift-sdk/\(OnceOnlyClient.version)")
             #expect(sent[0].headers["content-type"] == "application/json")
             #expect(sent[0].body.isEmpty, "GET sends no body")
             #expect(sent[1].path == "/v1/runs/run%2F1%20x")
@@ -171,7 +171,7 @@ struct TransportTests {
     func refused() async throws {
         let port = try await withScriptedServer { $0.port }  // closed once the block returns
         let sleeper = RecordingSleeper()
-        let client = try OnceOnly(
+        let client = try OnceOnlyClient(
             apiKey: "k", baseURL: "http://127.0.0.1:\(port)", maxRetries429: 2, sleep: sleeper.sleeper,
             environment: [:])
         let error = await #expect(throws: OnceOnlyError.self) { try await client.me() }

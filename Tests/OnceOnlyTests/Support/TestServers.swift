@@ -68,8 +68,8 @@ struct OnceServerFixture: Sendable {
 
     func client(
         timeout: Double = 5, failOpen: Bool = true, maxRetries429: Int = 0, sleep: Sleeper? = nil
-    ) throws -> OnceOnly {
-        try OnceOnly(
+    ) throws -> OnceOnlyClient {
+        try OnceOnlyClient(
             apiKey: key, baseURL: baseURL, timeout: timeout, failOpen: failOpen, maxRetries429: maxRetries429,
             sleep: sleep, environment: [:])
     }
@@ -149,7 +149,7 @@ final class ScriptedServer: Sendable {
     /// A client whose waits are recorded instead of slept.
     func recordingClient(
         timeout: Double = 5, maxRetries429: Int, retryBackoff: Double = 0.5, retryMaxBackoff: Double = 5
-    ) throws -> (OnceOnly, RecordingSleeper) {
+    ) throws -> (OnceOnlyClient, RecordingSleeper) {
         let sleeper = RecordingSleeper()
         let client = try client(
             timeout: timeout, maxRetries429: maxRetries429, retryBackoff: retryBackoff,
@@ -160,8 +160,8 @@ final class ScriptedServer: Sendable {
     func client(
         timeout: Double = 5, failOpen: Bool = true, maxRetries429: Int = 0, retryBackoff: Double = 0.5,
         retryMaxBackoff: Double = 5, sleep: Sleeper? = nil
-    ) throws -> OnceOnly {
-        try OnceOnly(
+    ) throws -> OnceOnlyClient {
+        try OnceOnlyClient(
             apiKey: "once_live_test", baseURL: baseURL, timeout: timeout, failOpen: failOpen,
             maxRetries429: maxRetries429, retryBackoff: retryBackoff, retryMaxBackoff: retryMaxBackoff, sleep: sleep,
             environment: [:])

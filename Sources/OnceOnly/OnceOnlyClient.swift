@@ -11,11 +11,11 @@ import Foundation
 /// is cancelled). Names, defaults and payloads follow the official TypeScript SDK 3.0.5.
 ///
 /// ```swift
-/// let client = try OnceOnly(apiKey: "once_live_…", baseURL: "http://localhost:8080")
+/// let client = try OnceOnlyClient(apiKey: "once_live_…", baseURL: "http://localhost:8080")
 /// let lock = try await client.checkLock(key: "payment_invoice_123", ttl: 3600)
 /// if lock.shouldProceed { try await charge() }
 /// ```
-public final class OnceOnly: Sendable {
+public final class OnceOnlyClient: Sendable {
     /// The SDK version, sent in the default `User-Agent`.
     public static let version = "1.0.0"
     /// The official SaaS endpoint, used when neither `baseURL` nor `ONCEONLY_BASE_URL` is given.

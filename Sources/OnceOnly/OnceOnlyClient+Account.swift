@@ -1,6 +1,6 @@
 import Foundation
 
-extension OnceOnly {
+extension OnceOnlyClient {
     // MARK: Account, usage, metrics
 
     /// Key and account information: `plan`, `key_preview`, notification flags, … (`GET /me`).
@@ -42,6 +42,14 @@ extension OnceOnly {
         try await transport.object("GET", "/metrics", query: [("from_day", fromDay), ("to_day", toDay)])
     }
 
+    /// ``metrics(fromDay:toDay:)`` for the UTC days that contain `from` and `to`.
+    public func metrics(from: Date, to: Date) async throws -> JSONObject {
+        try await metrics(fromDay: Self.utcDay(from), toDay: Self.utcDay(to))
+    }
+
+    /// `YYYY-MM-DD` of the UTC day containing `date` (the server counts days in UTC).
+    static func utcDay(_ date: Date) -> String { String(JavaScriptDate.isoString(date).prefix(10)) }
+
     // MARK: Events and runs
 
     /// The recent activity feed of the account, newest first (`GET /events`). The server's
@@ -56,9 +64,10 @@ extension OnceOnly {
     /// - Parameters:
     ///   - runId: The run (trimmed; must not be blank).
     ///   - type: Free-form event type, e.g. `tool_call`, `note` (trimmed; must not be blank).
-    ///   - ts: Unix seconds; server time when `nil`.
+    ///   - ts: Unix seconds, fractions allowed (as the TypeScript SDK's `number`); server time
+    ///     when `nil`. An integral value is sent without a fraction.
     ///   - status: Free-form status, e.g. `start`, `ok`, `failed`.
-    ///   - durationMs: Duration of the step in milliseconds.
+    ///   - durationMs: Duration of the step in milliseconds, fractions allowed.
     ///   - step: Step name within the run.
     ///   - tool: Tool involved.
     ///   - reqId: Request id to correlate with.
@@ -68,7 +77,7 @@ extension OnceOnly {
     ///   - data: Free-form object.
     ///   - extra: More top-level fields, merged last (they may overwrite the others).
     public func postEvent(
-        runId: String, type: String, ts: Int? = nil, status: String? = nil, durationMs: Int? = nil,
+        runId: String, type: String, ts: Double? = nil, status: String? = nil, durationMs: Double? = nil,
         step: String? = nil, tool: String? = nil, reqId: String? = nil, leaseId: String? = nil, agentId: String? = nil,
         message: String? = nil, data: JSONObject? = nil, extra: JSONObject? = nil
     ) async throws -> JSONObject {
@@ -77,9 +86,9 @@ extension OnceOnly {
         let kind = type.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !kind.isEmpty else { throw OnceOnlyError.invalidArgument("type must not be empty") }
         var body: JSONObject = ["run_id": .string(run), "type": .string(kind)]
-        body["ts"] = ts.map(JSON.int)
+        body["ts"] = ts.map(JSON.double)
         body["status"] = status.map(JSON.string)
-        body["duration_ms"] = durationMs.map(JSON.int)
+        body["duration_ms"] = durationMs.map(JSON.double)
         body["step"] = step.map(JSON.string)
         body["tool"] = tool.map(JSON.string)
         body["req_id"] = reqId.map(JSON.string)
@@ -89,6 +98,19 @@ extension OnceOnly {
         body["data"] = data.map(JSON.object)
         body.merge(extra ?? [:]) { _, new in new }
         return try await transport.object("POST", "/events", body: body)
+    }
+
+    /// ``postEvent(runId:type:ts:status:durationMs:step:tool:reqId:leaseId:agentId:message:data:extra:)``
+    /// with any `Encodable` `data` that encodes to an object (a `Codable` struct, …).
+    public func postEvent(
+        runId: String, type: String, ts: Double? = nil, status: String? = nil, durationMs: Double? = nil,
+        step: String? = nil, tool: String? = nil, reqId: String? = nil, leaseId: String? = nil, agentId: String? = nil,
+        message: String? = nil, data: some Encodable, extra: JSONObject? = nil
+    ) async throws -> JSONObject {
+        try await postEvent(
+            runId: runId, type: type, ts: ts, status: status, durationMs: durationMs,
+            step: step, tool: tool, reqId: reqId, leaseId: leaseId, agentId: agentId, message: message,
+            data: try JSONCoding.object(data, for: "data"), extra: extra)
     }
 
     /// The events of one run in chronological order: `{"run_id", "total", "events": [...]}`
