@@ -95,7 +95,7 @@ let package = Package(
         .testTarget(
             name: "OnceOnlyTests",
             dependencies: [
-                "OnceOnly", "OnceServer", "OnceStore", "OnceCore",
+                "OnceOnly", "OnceServer", "OnceStore", "OnceCore", "OnceStoreTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -44,6 +44,9 @@ public final class PostgresStore: OnceStorage {
     let localClock: @Sendable () -> Timestamp
     /// Database clock minus local clock, in milliseconds, as measured at the latest transaction.
     private let offset = Mutex<Int64>(0)
+    /// When an operation last succeeded; a busy pool keeps this fresh, a pool stuck in its
+    /// reconnect backoff does not.
+    private let lastSuccess = Mutex(ContinuousClock.now)
 
     public var recordsActivity: Bool { options.recordsActivity }
 
@@ -85,19 +88,25 @@ public final class PostgresStore: OnceStorage {
         }
     }
 
-    /// Returns when `current` should be replaced: it fails its health check while a direct
-    /// connection to the database succeeds. Returns at once when cancelled.
+    /// Returns when `current` should be replaced: nothing has succeeded through it for a few
+    /// seconds and its own health check fails, while a direct connection to the database
+    /// succeeds. A pool that is merely busy keeps succeeding and is left alone. Returns at once
+    /// when cancelled.
     private func watch(_ current: PostgresClient) async {
         while !Task.isCancelled {
             try? await Task.sleep(for: .seconds(1))
             guard !Task.isCancelled else { return }
+            guard ContinuousClock.now - lastSuccess.withLock({ $0 }) > .seconds(3) else { continue }
             if await probe(current) { continue }
             if await probeDirectly() { return }
         }
     }
 
     private func probe(_ client: PostgresClient) async -> Bool {
-        (try? await withTimeout(.seconds(1)) { try await client.query("SELECT 1").collect().count == 1 }) ?? false
+        let healthy =
+            (try? await withTimeout(.seconds(2)) { try await client.query("SELECT 1").collect().count == 1 }) ?? false
+        if healthy { lastSuccess.withLock { $0 = .now } }
+        return healthy
     }
 
     private func probeDirectly() async -> Bool {
@@ -154,7 +163,9 @@ public final class PostgresStore: OnceStorage {
         while true {
             attempt += 1
             do {
-                return try await withTimeout(options.operationTimeout, body)
+                let result = try await withTimeout(options.operationTimeout, body)
+                lastSuccess.withLock { $0 = .now }
+                return result
             } catch {
                 let mapped = Self.map(error)
                 if attempt < 3, Self.isConflictAbort(error) { continue }
@@ -178,17 +189,23 @@ public final class PostgresStore: OnceStorage {
         try await perform { [self] in try await client.withConnection { connection in try await body(connection) } }
     }
 
+    /// Runs `body`, answering within `limit` whatever `body` does.
+    ///
+    /// A task group would wait for a cancelled child to return, and a query on a connection
+    /// whose peer vanished (a network cut) may not return until TCP gives up, minutes later.
+    /// So `body` runs in an unstructured task that is cancelled, and no longer waited for, once
+    /// the limit passes or the caller is cancelled; it ends by itself when its connection fails.
+    /// The caller's answer never depends on it.
     private func withTimeout<T: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async throws -> T)
         async throws -> T
     {
-        try await withThrowingTaskGroup(of: T.self) { group in
-            group.addTask { try await body() }
-            group.addTask {
-                try await Task.sleep(for: limit)
-                throw StoreError.unavailable("PostgreSQL did not answer within \(limit)")
+        let race = TimeoutRace<T>()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                race.start(continuation, limit: limit, body)
             }
-            defer { group.cancelAll() }
-            return try await group.next()!
+        } onCancel: {
+            race.finish(.failure(CancellationError()))
         }
     }
 
@@ -241,5 +258,53 @@ public final class PostgresStore: OnceStorage {
         } catch {
             throw Self.map(error)
         }
+    }
+}
+
+/// One operation racing its deadline: whichever ends first resumes the caller, exactly once.
+private final class TimeoutRace<T: Sendable>: Sendable {
+    private struct State {
+        var continuation: CheckedContinuation<T, any Error>?
+        var work: Task<Void, Never>?
+        var timer: Task<Void, Never>?
+        var outcome: Result<T, any Error>?
+    }
+    private let state = Mutex(State())
+
+    func start(
+        _ continuation: CheckedContinuation<T, any Error>, limit: Duration,
+        _ body: @escaping @Sendable () async throws -> T
+    ) {
+        let work = Task {
+            do { self.finish(.success(try await body())) } catch { self.finish(.failure(error)) }
+        }
+        let timer = Task {
+            try? await Task.sleep(for: limit)
+            self.finish(.failure(StoreError.unavailable("PostgreSQL did not answer within \(limit)")))
+        }
+        let early = state.withLock { s -> Result<T, any Error>? in
+            s.work = work
+            s.timer = timer
+            if let outcome = s.outcome { return outcome }
+            s.continuation = continuation
+            return nil
+        }
+        if let early {
+            work.cancel()
+            timer.cancel()
+            continuation.resume(with: early)
+        }
+    }
+
+    func finish(_ outcome: Result<T, any Error>) {
+        let (continuation, work, timer) = state.withLock { s in
+            if s.outcome == nil { s.outcome = outcome }
+            defer { s.continuation = nil }
+            return (s.continuation, s.work, s.timer)
+        }
+        guard let continuation else { return }
+        work?.cancel()
+        timer?.cancel()
+        continuation.resume(with: outcome)
     }
 }

@@ -193,7 +193,7 @@ enum LeaseView {
             "lease_id": owner ? .string(r.leaseId) : .null,
             "version": .int(r.version), "first_seen_at": .string(r.firstSeenAt.iso8601),
             "done_at": time(r.doneAt), "result_hash": text(r.resultHash), "error_code": text(r.errorCode),
-            "retry_after_sec": held && !owner ? .int(Int64(LeaseEngine.pollInterval)) : .null,
+            "retry_after_sec": held && !owner ? .int(Int64(LeaseEngine.pollHint(for: r, now: now))) : .null,
             "usage": .int(usage), "limit": .int(limit), "charged": .int(Int64(charged)),
         ])
     }
@@ -207,7 +207,7 @@ enum LeaseView {
             "lease_id": held ? .null : .string(r.leaseId),
             "version": .int(r.version), "first_seen_at": .string(r.firstSeenAt.iso8601),
             "done_at": time(r.doneAt), "result_hash": text(r.resultHash), "error_code": text(r.errorCode),
-            "retry_after_sec": held ? .int(Int64(LeaseEngine.pollInterval)) : .null,
+            "retry_after_sec": held ? .int(Int64(LeaseEngine.pollHint(for: r, now: now))) : .null,
         ])
     }
 }

@@ -5,6 +5,7 @@ import OnceCore
 import OnceOnly
 import OnceServer
 import OnceStore
+import OnceStoreTestSupport
 
 /// A value shared between tasks behind a lock.
 final class Locked<Value>: @unchecked Sendable {
@@ -60,9 +61,10 @@ private func withApplication<App: ApplicationProtocol, T>(
 
 // MARK: - once-server in process
 
-/// A real once-server over a fresh SQLite file, listening on loopback.
+/// A real once-server over a fresh store (SQLite, or PostgreSQL with `ONCE_TEST_STORE=postgres`),
+/// listening on loopback.
 struct OnceServerFixture: Sendable {
-    let store: SQLiteStore
+    let store: any OnceStorage
     let key: String
     let baseURL: String
 
@@ -79,10 +81,7 @@ func withOnceServer<T>(
     duplicateStatusCode: Int = 200, minTTL: Int = Rules.defaultMinTTL, plan: Plan = .agency,
     _ body: (OnceServerFixture) async throws -> T
 ) async throws -> T {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("once-sdk-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: dir) }
-    let store = try SQLiteStore(path: dir.appendingPathComponent("once.sqlite").path)
+    let store = try await TestStores.make()
     let key = try await store.createKey(plan: plan, name: nil, accountId: nil).key
     let configuration = ServerConfiguration(
         host: "127.0.0.1", port: 0, duplicateStatusCode: duplicateStatusCode, minTTL: minTTL, sweepInterval: 0)
