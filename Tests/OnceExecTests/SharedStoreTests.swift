@@ -36,9 +36,11 @@ struct SharedStoreTests {
             _ = try? await runProcess("/usr/sbin/groupdel", [group], timeLimit: .seconds(30))
         }
 
-        /// once-exec as `user` with `umask 002`, HOME pointing nowhere useful.
-        func run(as user: String, _ arguments: [String]) async throws -> ProcessResult {
-            let quoted = ([Binaries.onceExec] + arguments).map { "'\($0)'" }.joined(separator: " ")
+        /// once-exec as `user` with `umask 002`, HOME pointing nowhere useful. `binary` is a copy
+        /// the throwaway users can reach: the build folder may sit in a directory only root can
+        /// enter (a CI clone under a 0700 temp directory).
+        func run(as user: String, binary: String, _ arguments: [String]) async throws -> ProcessResult {
+            let quoted = ([binary] + arguments).map { "'\($0)'" }.joined(separator: " ")
             return try await runProcess(
                 "/usr/bin/setpriv",
                 [
@@ -63,17 +65,21 @@ struct SharedStoreTests {
             #expect(chmod(shared.path, 0o2775) == 0)
             let db = shared.appendingPathComponent("once.sqlite").path
             let (a, b) = (accounts.users[0], accounts.users[1])
-            let first = try await accounts.run(as: a, ["--state", db, "k1", "--", "true"])
+            #expect(chmod(dir.path, 0o755) == 0)
+            let binary = dir.appendingPathComponent("once-exec").path
+            try FileManager.default.copyItem(atPath: Binaries.onceExec, toPath: binary)
+            #expect(chmod(binary, 0o755) == 0)
+            let first = try await accounts.run(as: a, binary: binary, ["--state", db, "k1", "--", "true"])
             #expect(first.code == 0, "\(first.stderr)")
             var st = stat()
             #expect(stat(db, &st) == 0)
             #expect(
                 st.st_mode & 0o777 == 0o664, "created with the umask (002): \(String(st.st_mode & 0o777, radix: 8))")
-            let second = try await accounts.run(as: b, ["--state", db, "k2", "--", "true"])
+            let second = try await accounts.run(as: b, binary: binary, ["--state", db, "k2", "--", "true"])
             #expect(second.code == 0, "the other user can write: \(second.stderr)")
-            let status = try await accounts.run(as: b, ["status", "--state", db, "k1"])
+            let status = try await accounts.run(as: b, binary: binary, ["status", "--state", db, "k1"])
             #expect(status.stdout.contains("k1: completed"), "\(status.stdout) \(status.stderr)")
-            let again = try await accounts.run(as: a, ["--state", db, "k3", "--", "true"])
+            let again = try await accounts.run(as: a, binary: binary, ["--state", db, "k3", "--", "true"])
             #expect(again.code == 0, "the owner still can, after the other user: \(again.stderr)")
             for suffix in ["-wal", "-shm"] where FileManager.default.fileExists(atPath: db + suffix) {
                 #expect(stat(db + suffix, &st) == 0)
