@@ -91,7 +91,9 @@ struct OnceExecRegressionTests {
     }
 
     /// Runs `script` in a real terminal (tmux), types `keys`, returns the screen.
-    func inTerminal(_ b: Backend, _ script: String, keys: [String]) async throws -> String {
+    /// With `readyFile`, keys are typed only once that file exists: on a loaded machine the
+    /// command may start later than any fixed delay.
+    func inTerminal(_ b: Backend, _ script: String, keys: [String], readyFile: String? = nil) async throws -> String {
         let socket = "once-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         // tmux clients hand their stdio to the server, which may keep it: /dev/null for their
         // stdio, never a pipe we read to the end. Output comes back through a file instead.
@@ -104,6 +106,12 @@ struct OnceExecRegressionTests {
         try await tmux(["new-session", "-d", "-s", "t", "-x", "100", "-y", "10", "env \(env)\(script); sleep 8"])
         func screen() async throws -> String {
             try await Task.sleep(for: .seconds(1))
+            if let readyFile {
+                let deadline = ContinuousClock.now + .seconds(30)
+                while access(readyFile, F_OK) != 0, ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+            }
             for k in keys {
                 try await tmux(["send-keys", "-t", "t", k])
                 try await Task.sleep(for: .seconds(0.3))
@@ -129,7 +137,9 @@ struct OnceExecRegressionTests {
             b, "\(exec) tty -- sh -c 'read x; echo got-$x'; echo rc=$?", keys: ["hello", "Enter"])
         #expect(screen.contains("got-hello"), "\(screen)")
         #expect(screen.contains("rc=0"), "\(screen)")
-        let interrupted = try await inTerminal(b, "\(exec) ctrl-c -- sleep 30; echo rc=$?", keys: ["C-c"])
+        let up = b.sandbox.path("ctrl-c-up")
+        let interrupted = try await inTerminal(
+            b, "\(exec) ctrl-c -- sh -c 'touch \(up); exec sleep 30'; echo rc=$?", keys: ["C-c"], readyFile: up)
         #expect(interrupted.contains("rc=130"), "\(interrupted)")
         #expect(try await b.status("ctrl-c")["status"] == .string("canceled"))
     }
