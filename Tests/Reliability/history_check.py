@@ -195,7 +195,7 @@ def step(state: State, op: Op) -> Tuple[bool, State]:
         target = {"complete": "completed", "fail": "failed", "cancel": "canceled"}[op.kind]
         if st == "held" and mine:
             return (not known or (op.status == 200 and body.get("version") == ver + 1)), (target, lid, ver + 1)
-        if st == target and mine and op.kind != "cancel":
+        if st == target and mine:
             return (not known or (op.status == 200 and body.get("version") == ver)), state  # replay
         return (not known or op.status in (404, 409)), state
     raise ValueError(f"no model for {op.kind}")

@@ -95,7 +95,8 @@ def test_complete_replay_and_conflicts_fit_the_model():
          op("complete", 0.2, 0.3, lease_id="a", body={"status": "completed", "version": 2}),
          op("complete", 0.4, 0.5, lease_id="a", body={"status": "completed", "version": 2}),
          op("fail", 0.6, 0.7, status=409, lease_id="a", body={"detail": {"error": "lease_not_active"}}),
-         op("cancel", 0.8, 0.9, status=409, lease_id="a", body={"detail": {"error": "lease_not_active"}})]
+         op("cancel", 0.8, 0.9, status=409, lease_id="a", body={"detail": {"error": "lease_not_active"}}),
+         op("complete", 0.95, 0.99, status=409, lease_id="b", body={"detail": {"error": "lease_mismatch"}})]
     assert check_linearizable(h) == []
     wrong = h + [op("fail", 1.0, 1.1, lease_id="a", body={"status": "failed", "version": 3})]
     assert check_linearizable(wrong)
