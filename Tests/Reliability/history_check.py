@@ -16,6 +16,7 @@ connection, 5xx) may or may not have taken effect; the checkers allow both.
 
 from __future__ import annotations
 
+import json
 import sys
 from collections import defaultdict
 from dataclasses import dataclass
@@ -160,8 +161,18 @@ def check_all(ops: Iterable[Op]) -> List[str]:
 
 # --- Linearizability against a sequential model of one key (no expiry) --------------------------
 
-# Model state: None (absent) or (state, lease_id, version), state in held/completed/failed/canceled.
-State = Optional[Tuple[str, Optional[str], int]]
+# Model state: None (absent) or (state, lease_id, version, payload): state is held, completed,
+# failed or canceled; payload is what the finishing request carried (its result or error code),
+# since only an identical finish is a replay (Stripe's rule: same key, other parameters = error).
+State = Optional[Tuple[str, Optional[str], int, Optional[str]]]
+
+
+def payload(op: Op) -> Optional[str]:
+    if op.kind == "complete":
+        return json.dumps(op.args.get("result"), sort_keys=True)
+    if op.kind == "fail":
+        return str(op.args.get("error_code"))
+    return None
 
 
 def step(state: State, op: Op) -> Tuple[bool, State]:
@@ -169,11 +180,11 @@ def step(state: State, op: Op) -> Tuple[bool, State]:
 
     An unanswered `op` matches whatever the model answers (it may have taken effect)."""
     known = op.answered
-    st, lid, ver = state if state is not None else ("absent", None, 0)
+    st, lid, ver, done_with = state if state is not None else ("absent", None, 0, None)
     body = op.body if known and isinstance(op.body, dict) else {}
     if op.kind == "acquire":
         if st in ("absent", "canceled"):
-            nxt = ("held", body.get("lease_id") if known else f"?{op.invoke}", ver + 1)
+            nxt = ("held", body.get("lease_id") if known else f"?{op.invoke}", ver + 1, None)
             ok = not known or (op.status == 200 and body.get("status") == "acquired" and body.get("version") == ver + 1)
             return ok, nxt
         want = {"held": "polling", "completed": "completed", "failed": "failed"}[st]
@@ -189,13 +200,14 @@ def step(state: State, op: Op) -> Tuple[bool, State]:
     mine = op.args.get("lease_id") is not None and op.args.get("lease_id") == lid
     if op.kind == "extend":
         if st == "held" and mine:
-            return (not known or (op.status == 200 and body.get("version") == ver + 1)), (st, lid, ver + 1)
+            return (not known or (op.status == 200 and body.get("version") == ver + 1)), (st, lid, ver + 1, None)
         return (not known or op.status in (404, 409)), state
     if op.kind in RELEASES:
         target = {"complete": "completed", "fail": "failed", "cancel": "canceled"}[op.kind]
         if st == "held" and mine:
-            return (not known or (op.status == 200 and body.get("version") == ver + 1)), (target, lid, ver + 1)
-        if st == target and mine:
+            return (not known or (op.status == 200 and body.get("version") == ver + 1)), \
+                (target, lid, ver + 1, payload(op))
+        if st == target and mine and payload(op) == done_with:
             return (not known or (op.status == 200 and body.get("version") == ver)), state  # replay
         return (not known or op.status in (404, 409)), state
     raise ValueError(f"no model for {op.kind}")

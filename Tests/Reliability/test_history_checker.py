@@ -100,3 +100,11 @@ def test_complete_replay_and_conflicts_fit_the_model():
     assert check_linearizable(h) == []
     wrong = h + [op("fail", 1.0, 1.1, lease_id="a", body={"status": "failed", "version": 3})]
     assert check_linearizable(wrong)
+
+
+def test_only_an_identical_finish_is_a_replay():
+    first = op("complete", 0.2, 0.3, lease_id="a", result={"n": 1}, body={"status": "completed", "version": 2})
+    same = op("complete", 0.4, 0.5, lease_id="a", result={"n": 1}, body={"status": "completed", "version": 2})
+    other = op("complete", 0.4, 0.5, lease_id="a", result={"n": 2}, body={"status": "completed", "version": 2})
+    assert check_linearizable([acquired(0.0, 0.1, "a", 1), first, same]) == []
+    assert check_linearizable([acquired(0.0, 0.1, "a", 1), first, other])
