@@ -20,10 +20,14 @@ public enum Rules {
                 type: "string_too_long", loc: loc, msg: "String should have at most \(maxKeyLength) characters",
                 input: .string(String(key.prefix(64)) + "…"))
         }
-        if key.unicodeScalars.contains("\u{0}") {
-            return FieldIssue(type: "string_pattern_mismatch", loc: loc, msg: "String must not contain NUL characters")
-        }
-        return nil
+        return checkNoNUL(key, loc: loc)
+    }
+
+    /// Every text a store keeps refuses NUL, for the reason keys do: PostgreSQL text cannot hold
+    /// it, and a request must mean the same on every store.
+    public static func checkNoNUL(_ text: String, loc: [String]) -> FieldIssue? {
+        guard text.unicodeScalars.contains("\u{0}") else { return nil }
+        return FieldIssue(type: "string_pattern_mismatch", loc: loc, msg: "String must not contain NUL characters")
     }
 
     /// The TTL a request gets: the plan default when absent, else clamped to [minTTL, plan max].

@@ -102,6 +102,7 @@ extension APIRoutes {
                 FieldIssue(
                     type: "string_unicode", loc: ["path", "run_id"], msg: "Input should be a valid UTF-8 string"))
         }
+        if let issue = Rules.checkNoNUL(runId, loc: ["path", "run_id"]) { throw APIError.invalid(issue) }
         let timeline = try await store.runTimeline(account: account, runId: runId, limit: limit, offset: offset)
         return JSONResponse.make(
             .object([

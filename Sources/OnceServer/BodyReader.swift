@@ -77,6 +77,10 @@ struct BodyReader {
                     msg: "String should have at most \(maxLength) characters"))
             return nil
         }
+        if let issue = Rules.checkNoNUL(s, loc: ["body", name]) {
+            issues.append(issue)
+            return nil
+        }
         return s
     }
 

@@ -69,6 +69,10 @@ struct QueryReader {
             if required { issues.append(.missing(["query", name])) }
             return nil
         }
+        if let issue = Rules.checkNoNUL(value, loc: ["query", name]) {
+            issues.append(issue)
+            return nil
+        }
         return value
     }
 

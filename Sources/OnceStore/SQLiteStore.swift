@@ -230,6 +230,10 @@ extension SQLiteStore {
             return .unavailable("the database file is locked by another process")
         case .SQLITE_FULL:
             return .failure("the disk is full")
+        case .SQLITE_IOERR:
+            // A write, sync or shared-memory mapping failed; on a full disk opening a store
+            // fails this way (its -wal and -shm files cannot grow) rather than with SQLITE_FULL.
+            return .failure("I/O error on the database file (is the disk full or failing?)")
         case .SQLITE_READONLY, .SQLITE_PERM, .SQLITE_CANTOPEN, .SQLITE_AUTH:
             return .failure("the database file cannot be opened for writing (check its permissions)")
         case .SQLITE_CORRUPT, .SQLITE_NOTADB:

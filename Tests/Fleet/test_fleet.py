@@ -6,7 +6,6 @@ Every HTTP call has a timeout; every loop is bounded in count and time; all traf
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import signal
@@ -22,6 +21,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "PySupport"))
+from once_http import call  # noqa: E402
 from once_procs import REPO_ROOT, _stop, create_key, start_server  # noqa: E402
 
 ADMIN_URL = os.environ.get("ONCE_TEST_POSTGRES_URL")
@@ -36,27 +36,6 @@ def new_database() -> str:
                    check=True, capture_output=True, timeout=30)
     base, _, query = ADMIN_URL.partition("?")
     return base.rsplit("/", 1)[0] + "/" + name + ("?" + query if query else "")
-
-
-def call(base_url: str, method: str, path: str, key: str, body: dict | None = None, timeout: float = 15.0):
-    """One request on its own connection: (status, json body or None, headers)."""
-    host, port = base_url.removeprefix("http://").split(":")
-    conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
-    try:
-        payload = json.dumps(body) if body is not None else None
-        headers = {"Authorization": f"Bearer {key}"}
-        if payload is not None:
-            headers["Content-Type"] = "application/json"
-        conn.request(method, path, body=payload, headers=headers)
-        resp = conn.getresponse()
-        raw = resp.read()
-        try:
-            data = json.loads(raw) if raw else None
-        except ValueError:
-            data = None
-        return resp.status, data, dict(resp.getheaders())
-    finally:
-        conn.close()
 
 
 @pytest.fixture
