@@ -67,6 +67,11 @@ struct BadInputAPITests {
             "body.result"),
         Case("event without run_id", "/v1/events", #"{"type":"note"}"#, 422, "body.run_id"),
         Case("event blank run_id", "/v1/events", #"{"run_id":"   ","type":"note"}"#, 422, "body.run_id"),
+        Case("event run_id with NUL", "/v1/events", #"{"run_id":"a\u0000b","type":"note"}"#, 422, "body.run_id"),
+        Case("event type with NUL", "/v1/events", #"{"run_id":"r","type":"a\u0000"}"#, 422, "body.type"),
+        Case(
+            "fail error_code with NUL", "/v1/ai/fail", #"{"key":"a","lease_id":"l","error_code":"\u0000"}"#, 422,
+            "body.error_code"),
         Case("event data not object", "/v1/events", #"{"run_id":"r","type":"note","data":"x"}"#, 422, "body.data"),
         Case("notifications empty", "/v1/me/notifications", "{}", 422, "body"),
         Case(
@@ -105,6 +110,8 @@ struct BadInputAPITests {
                 ("/v1/runs?limit=501", "query.limit"),
                 ("/v1/runs/r?limit=2001", "query.limit"),
                 ("/v1/usage?kind=other", "query.kind"),
+                ("/v1/runs?q=a%00", "query.q"),
+                ("/v1/runs/a%00b", "path.run_id"),
                 ("/v1/metrics?from_day=2026-02-30&to_day=2026-03-01", "query.from_day"),
                 ("/v1/metrics?from_day=2026-03-02&to_day=2026-03-01", "query.from_day"),
                 ("/v1/metrics?from_day=2020-01-01&to_day=2026-03-01", "query.to_day"),
