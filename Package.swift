@@ -91,6 +91,9 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Fuzz targets over the parsers that take outside text (scripts/fuzz builds them with
+        // libFuzzer); a normal build replays the committed corpus instead (scripts/test).
+        .executableTarget(name: "once-fuzz", dependencies: ["OnceCore", "OnceExec"]),
         .testTarget(name: "OnceCoreTests", dependencies: ["OnceCore", "OnceEncoding"]),
         .testTarget(
             name: "OnceOnlyTests",

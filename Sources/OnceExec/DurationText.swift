@@ -6,7 +6,10 @@ public enum DurationText {
     public static func parse(_ text: String) -> Duration? {
         let s = text.trimmingCharacters(in: .whitespaces)
         guard !s.isEmpty else { return nil }
-        if let seconds = Double(s), seconds.isFinite, seconds >= 0 { return .milliseconds(Int64(seconds * 1000)) }
+        // The same ceiling as the unit form below: Int64 milliseconds would trap past ~2.9e8 years.
+        if let seconds = Double(s), seconds.isFinite, seconds >= 0 {
+            return seconds < 1e12 ? .milliseconds(Int64((seconds * 1000).rounded())) : nil
+        }
         var total = 0.0
         var number = ""
         var unit = ""
