@@ -79,10 +79,11 @@ def test_b2_versions_strictly_increase_across_kill_9_restarts(deployment):
           f"{versions[0]}..{versions[-1]} strictly increasing")
 
 
-def run_exec(d, key, script, *extra, **popen):
-    env = {**os.environ, "ONCEONLY_API_KEY": d.key}
+def run_exec(d, key, script, *extra, env_extra=None, ttl="2", **popen):
+    env = {**os.environ, "ONCEONLY_API_KEY": d.key, **(env_extra or {})}
     env.pop("ONCEONLY_BASE_URL", None)
-    cmd = [str(exec_bin()), "--server", d.url(0), "--ttl", "2", "--kill-after", "200ms", *extra, key, "--", "sh", "-c", script]
+    cmd = [str(exec_bin()), "--server", d.url(0), "--ttl", ttl, "--kill-after", "200ms", *extra, key, "--", "sh",
+           "-c", script]
     return subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True, **popen)
 

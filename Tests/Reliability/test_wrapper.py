@@ -100,3 +100,41 @@ def test_g_a_full_disk_is_a_clear_error_and_the_child_does_not_run(full_disk, tm
                            capture_output=True, text=True, timeout=60)
     assert again.returncode == 0, again.stderr
     print(f"G disk full: once-exec exited {code} ({err!r}) without running the child; fine again once freed")
+
+
+@pytest.fixture(scope="session")
+def clockshift(tmp_path_factory):
+    """Tests/Reliability/clock/clockshift.c built as an LD_PRELOAD library."""
+    out = tmp_path_factory.mktemp("clock") / "clockshift.so"
+    src = Path(__file__).resolve().parent / "clock" / "clockshift.c"
+    subprocess.run(["cc", "-shared", "-fPIC", "-O1", "-o", str(out), str(src), "-ldl"], check=True, timeout=120,
+                   capture_output=True)
+    return out
+
+
+def test_d2_a_jump_of_the_clients_wall_clock_changes_nothing(deployment, clockshift, tmp_path):
+    d = deployment
+    shift = tmp_path / "shift"
+    shift.write_text("0")
+    env = {"LD_PRELOAD": str(clockshift), "ONCE_CLOCK_SHIFT_FILE": str(shift)}
+    # The shim really moves once-exec's wall clock: a {date} key follows it.
+    shift.write_text(str(3 * 86400))
+    probe = subprocess.run([str(exec_bin()), "--state", str(tmp_path / "local.sqlite"), "d2:{date}", "--", "sh", "-c",
+                            'echo "$ONCE_KEY"'], env={**os.environ, **env}, capture_output=True, text=True, timeout=60)
+    expected = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 3 * 86400))
+    assert probe.returncode == 0 and probe.stdout.strip() == f"d2:{expected}", (probe.stdout, probe.stderr)
+    # Against the server, jump the client's clock an hour ahead, then two hours back, while the
+    # child runs across several renewals: the lease is the server's business, nothing changes.
+    shift.write_text("0")
+    k = "d2-" + uuid.uuid4().hex[:8]
+    started, done = tmp_path / "started", tmp_path / "done"
+    run = run_exec(d, k, f"touch {started}; sleep 4; echo ok > {done}", env_extra=env, ttl="3")
+    wait_for(started)
+    shift.write_text("3600")
+    time.sleep(1.5)
+    shift.write_text("-7200")
+    out, err = run.communicate(timeout=60)
+    assert run.returncode == 0, (run.returncode, err)
+    assert done.read_text().strip() == "ok"
+    status = d.call("GET", f"/v1/ai/status?key={k}")[1]
+    assert status["status"] == "completed" and status["version"] >= 4, status  # acquire, renewals, complete
