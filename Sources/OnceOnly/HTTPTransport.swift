@@ -183,6 +183,11 @@ final class HTTPTransport: Sendable {
 /// The shared state of one attempt: the first of answer, timer and cancellation wins; the
 /// others find the continuation gone. Guarded by a lock because URLSession and Dispatch call
 /// back on their own threads.
+///
+/// `@unchecked Sendable` is sound because every stored property is read and written only while
+/// `lock` is held, and what leaves the lock (`task.cancel()`, `timer.cancel()`, resuming the
+/// continuation) is documented as safe from any thread. `Synchronization.Mutex` would say this
+/// to the compiler, but it needs macOS 15 and the SDK supports macOS 14.
 private final class AttemptState: @unchecked Sendable {
     private let lock = NSLock()
     private var continuation: CheckedContinuation<OnceOnlyResponse, any Error>?

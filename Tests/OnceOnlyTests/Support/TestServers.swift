@@ -6,18 +6,16 @@ import OnceOnly
 import OnceServer
 import OnceStore
 import OnceStoreTestSupport
+import Synchronization
 
-/// A value shared between tasks behind a lock.
-final class Locked<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Value
+/// A value shared between tasks behind a lock (a class, so closures can share one instance).
+final class Locked<Value: Sendable>: Sendable {
+    private let mutex: Mutex<Value>
 
-    init(_ value: Value) { self.value = value }
+    init(_ value: Value) { mutex = Mutex(value) }
 
-    func withValue<T>(_ body: (inout Value) throws -> T) rethrows -> T {
-        lock.lock()
-        defer { lock.unlock() }
-        return try body(&value)
+    func withValue<T: Sendable>(_ body: (inout Value) throws -> T) rethrows -> T {
+        try mutex.withLock { try body(&$0) }
     }
 
     var current: Value { withValue { $0 } }
