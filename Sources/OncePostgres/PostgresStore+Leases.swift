@@ -161,6 +161,11 @@ extension PostgresStore {
                         WHERE created_at <= \(unescaped: nowSQL) - \(Int64(age) * 1000) LIMIT \(limit))
                     RETURNING 1
                     """
+                case .agentLogs(let age):
+                    """
+                    DELETE FROM agent_logs WHERE id IN (SELECT id FROM agent_logs
+                        WHERE ts <= \(unescaped: nowSQL) - \(Int64(age) * 1000) LIMIT \(limit)) RETURNING 1
+                    """
                 }
             let removed = try await c.query(query, logger: logger).collect().count
             if case .runEvents = rows, removed > 0 {

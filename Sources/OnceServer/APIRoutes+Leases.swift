@@ -6,22 +6,15 @@ import OnceStore
 extension APIRoutes {
     // MARK: POST /v1/ai/lease (API §5.2)
 
-    @Sendable func lease(_ request: Request, context: OnceRequestContext) async throws -> Response {
-        let account = try context.requireAccount()
-        var body = try await body(request)
-        let key = body.key()
-        let requested = body.ttl()
-        let metadata = body.metadata()
-        // Extension for once-exec --retry-failed; official clients never send it.
-        let retryFailed = body.bool("retry_failed") ?? false
-        try body.finish()
-        guard let key else { throw APIError.internal() }
+    @Sendable func lease(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let account = context.account
+        let input = try await decode(KeyedRequest.self, request)
         let command = LeaseCommand.acquire(
             .init(
-                ttl: effectiveTTL(requested, account), metadata: metadata,
-                newLeaseId: "lease_" + APIKeyMaterial.randomToken(), retryFailed: retryFailed))
+                ttl: effectiveTTL(input.ttl, account), metadata: input.metadata,
+                newLeaseId: "lease_" + APIKeyMaterial.randomToken(), retryFailed: input.retryFailed))
         let decided = try await store.leaseDecided(
-            account: account, key: key, command: command, requestId: context.requestId)
+            account: account, key: input.key, command: command, requestId: context.requestId)
         let (reply, now) = (decided.value, decided.now)
         let limit = account.plan.limits.aiPerMonth
         switch reply {
@@ -47,66 +40,39 @@ extension APIRoutes {
 
     // MARK: extend, complete, fail, cancel (API §5.5–5.8)
 
-    @Sendable func extend(_ request: Request, context: OnceRequestContext) async throws -> Response {
-        let account = try context.requireAccount()
-        var body = try await body(request)
-        let key = body.key()
-        let leaseId = body.string("lease_id", required: true, maxLength: 256)
-        let requested = body.ttl()
-        try body.finish()
-        guard let key, let leaseId else { throw APIError.internal() }
-        let ttl = requested.map { effectiveTTL($0, account) }
-        return try await mutate(account, key, .extend(leaseId: leaseId, ttl: ttl), context)
+    @Sendable func extend(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let input = try await decode(ExtendRequest.self, request)
+        let ttl = input.ttl.map { effectiveTTL($0, context.account) }
+        return try await mutate(input.address, .extend(leaseId: input.address.leaseId, ttl: ttl), context)
     }
 
-    @Sendable func complete(_ request: Request, context: OnceRequestContext) async throws -> Response {
-        let account = try context.requireAccount()
-        var body = try await body(request)
-        let key = body.key()
-        let leaseId = body.string("lease_id", required: true, maxLength: 256)
-        let result = body.members["result"].flatMap { $0.isNull ? nil : $0 }
-        if let result { body.add(Rules.checkResult(result, loc: ["body", "result"])) }
-        let resultHash = body.string("result_hash", maxLength: 256)
-        try body.finish()
-        guard let key, let leaseId else { throw APIError.internal() }
+    @Sendable func complete(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let input = try await decode(CompleteRequest.self, request)
         return try await mutate(
-            account, key, .complete(leaseId: leaseId, result: result, resultHash: resultHash), context)
+            input.address,
+            .complete(leaseId: input.address.leaseId, result: input.result, resultHash: input.resultHash), context)
     }
 
-    @Sendable func fail(_ request: Request, context: OnceRequestContext) async throws -> Response {
-        let account = try context.requireAccount()
-        var body = try await body(request)
-        let key = body.key()
-        let leaseId = body.string("lease_id", required: true, maxLength: 256)
-        let errorCode = body.string("error_code", required: true, maxLength: Rules.maxErrorCodeLength)
-        let errorHash = body.string("error_hash", maxLength: 256)
-        // Extension (once-exec): the failed run's record, kept like a completed result.
-        let result = body.members["result"].flatMap { $0.isNull ? nil : $0 }
-        if let result { body.add(Rules.checkResult(result, loc: ["body", "result"])) }
-        try body.finish()
-        guard let key, let leaseId, let errorCode else { throw APIError.internal() }
+    @Sendable func fail(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let input = try await decode(FailRequest.self, request)
         return try await mutate(
-            account, key, .fail(leaseId: leaseId, errorCode: errorCode, errorHash: errorHash, result: result), context)
+            input.address,
+            .fail(
+                leaseId: input.address.leaseId, errorCode: input.errorCode, errorHash: input.errorHash,
+                result: input.result), context)
     }
 
-    @Sendable func cancel(_ request: Request, context: OnceRequestContext) async throws -> Response {
-        let account = try context.requireAccount()
-        var body = try await body(request)
-        let key = body.key()
-        let leaseId = body.string("lease_id", required: true, maxLength: 256)
-        let reason = body.string("reason", maxLength: 1024)
-        try body.finish()
-        guard let key, let leaseId else { throw APIError.internal() }
-        return try await mutate(account, key, .cancel(leaseId: leaseId, reason: reason), context)
+    @Sendable func cancel(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let input = try await decode(CancelRequest.self, request)
+        return try await mutate(input.address, .cancel(leaseId: input.address.leaseId, reason: input.reason), context)
     }
 
-    private func mutate(
-        _ account: AccountContext, _ key: String, _ command: LeaseCommand, _ context: OnceRequestContext
-    )
+    private func mutate(_ address: LeaseAddress, _ command: LeaseCommand, _ context: AuthenticatedContext)
         async throws -> Response
     {
+        let key = address.key
         let decided = try await store.leaseDecided(
-            account: account, key: key, command: command, requestId: context.requestId)
+            account: context.account, key: key, command: command, requestId: context.requestId)
         switch decided.value {
         case .extended(let r):
             return JSONResponse.make(
@@ -145,24 +111,16 @@ extension APIRoutes {
 
     // MARK: GET /v1/ai/status, /v1/ai/result (API §5.3, §5.4)
 
-    @Sendable func status(_ request: Request, context: OnceRequestContext) async throws -> Response {
-        let account = try context.requireAccount()
-        var query = QueryReader(request)
-        let key = query.key()
-        try query.finish()
-        guard let key else { throw APIError.internal() }
-        let view = try await store.leaseView(account: account, key: key)
+    @Sendable func status(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let key = try request.query(KeyQuery.self).key
+        let view = try await store.leaseView(account: context.account, key: key)
         guard let record = view.value else { throw APIError.notFound("no lease exists for this key") }
         return JSONResponse.make(LeaseView.status(record, now: view.now))
     }
 
-    @Sendable func result(_ request: Request, context: OnceRequestContext) async throws -> Response {
-        let account = try context.requireAccount()
-        var query = QueryReader(request)
-        let key = query.key()
-        try query.finish()
-        guard let key else { throw APIError.internal() }
-        guard let r = try await store.leaseRecord(account: account, key: key) else {
+    @Sendable func result(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let key = try request.query(KeyQuery.self).key
+        guard let r = try await store.leaseRecord(account: context.account, key: key) else {
             throw APIError.notFound("no lease exists for this key")
         }
         return JSONResponse.make(

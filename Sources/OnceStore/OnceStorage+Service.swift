@@ -113,6 +113,8 @@ extension OnceStorage {
             .feedEvents(olderThanSeconds: Retention.feedSeconds), limit: batchSize)
         report.runEventsRemoved = try await removeExpired(
             .runEvents(olderThanSeconds: Retention.runEventSeconds), limit: batchSize)
+        report.agentLogsRemoved = try await removeExpired(
+            .agentLogs(olderThanSeconds: Retention.agentLogSeconds), limit: batchSize)
         return report
     }
 }

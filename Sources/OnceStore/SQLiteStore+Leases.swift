@@ -98,6 +98,12 @@ extension SQLiteStore {
                             """)
                 }
                 return removed
+            case .agentLogs(let age):
+                let cutoff = now.adding(seconds: -age)
+                try db.execute(
+                    sql: "DELETE FROM agent_logs WHERE id IN (SELECT id FROM agent_logs WHERE ts <= ? LIMIT ?)",
+                    arguments: [cutoff.milliseconds, limit])
+                return db.changesCount
             }
         }
     }

@@ -16,8 +16,12 @@ struct APIHarness {
     let app: Application<RouterResponder<OnceRequestContext>>
 
     /// Over a fresh store of the kind `ONCE_TEST_STORE` names (SQLite unless it says postgres).
+    /// Rate limiting is off unless a test turns it on: the other suites send bursts that
+    /// would otherwise measure the limiter instead of what they test.
+    static let unlimited = ServerConfiguration(rateLimit: 0)
+
     init(
-        configuration: ServerConfiguration = ServerConfiguration(), plan: Plan = .agency,
+        configuration: ServerConfiguration = APIHarness.unlimited, plan: Plan = .agency,
         store given: (any OnceStorage)? = nil
     ) async throws {
         if let given { store = given } else { store = try await TestStores.make() }
