@@ -157,6 +157,21 @@ struct GovernanceAPITests {
         }
     }
 
+    @Test("a handler's log line carries the request id of its response and the account")
+    func requestIdInLogs() async throws {
+        let logs = CapturedLogs()
+        let h = try await APIHarness(logger: logs.logger)
+        try await h.run { c in
+            let r = try await c.request(
+                .post, "/v1/agents/bot/disable", json: #"{"reason":"audit"}"#, headers: [.requestId: "req-audit-1"])
+            #expect(r.status == .ok)
+        }
+        let line = try #require(logs.records.withLock { $0 }.first { $0.message == "agent disabled" })
+        #expect(line.metadata["request_id"] == "req-audit-1")
+        #expect(line.metadata["account_id"] != nil)
+        #expect(line.metadata["agent_id"] == "bot")
+    }
+
     @Test("agent logs and metrics show the stored decisions; bounds are checked; unknown agents are empty")
     func logsAndMetrics() async throws {
         let h = try await APIHarness()
