@@ -4,10 +4,10 @@ import OnceStore
 import PostgresNIO
 
 extension PostgresStore {
-    public func transactLease(
+    public func transactLease<Reply: Sendable & Equatable>(
         accountId: Int64, key: String, requestId: String?,
-        _ decide: @escaping @Sendable (LeaseRecord?, TransactionInput) -> LeaseTransition
-    ) async throws -> Decided<LeaseTransition> {
+        _ decide: @escaping @Sendable (LeaseRecord?, TransactionInput) -> LeaseTransition<Reply>
+    ) async throws -> Decided<LeaseTransition<Reply>> {
         try await transactRecord(
             table: "leases", usage: .ai, accountId: accountId, key: key, requestId: requestId,
             read: { try $0.leaseRecord },

@@ -9,32 +9,25 @@ extension APIRoutes {
     @Sendable func lease(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let account = context.account
         let input = try await decode(KeyedRequest.self, request)
-        let command = LeaseCommand.acquire(
-            .init(
-                ttl: effectiveTTL(input.ttl, account), metadata: input.metadata,
-                newLeaseId: "lease_" + APIKeyMaterial.randomToken(), retryFailed: input.retryFailed))
-        let decided = try await store.leaseDecided(
-            account: account, key: input.key, command: command, requestId: context.requestId)
+        let acquire = LeaseCommand.Acquire(
+            ttl: effectiveTTL(input.ttl, account), metadata: input.metadata,
+            newLeaseId: "lease_" + APIKeyMaterial.randomToken(), retryFailed: input.retryFailed)
+        let decided = try await store.acquire(account: account, key: input.key, acquire, requestId: context.requestId)
         let (reply, now) = (decided.value, decided.now)
         let limit = account.plan.limits.aiPerMonth
         switch reply {
         case .acquired(let record, let usage):
             return JSONResponse.make(
-                LeaseView.state(
-                    record, now: now, status: "acquired", owner: true, usage: usage, limit: limit, charged: 1))
+                LeaseView.state(record, reply, now: now, status: "acquired", usage: usage, limit: limit, charged: 1))
         case .busy(let record, let usage):
             return JSONResponse.make(
-                LeaseView.state(
-                    record, now: now, status: "polling", owner: false, usage: usage, limit: limit, charged: 0))
+                LeaseView.state(record, reply, now: now, status: "polling", usage: usage, limit: limit, charged: 0))
         case .finished(let record, let usage):
             return JSONResponse.make(
                 LeaseView.state(
-                    record, now: now, status: record.reportedStatus, owner: false, usage: usage, limit: limit,
-                    charged: 0))
+                    record, reply, now: now, status: record.reportedStatus, usage: usage, limit: limit, charged: 0))
         case .overLimit(let usage, let limit):
             throw APIError.paymentRequired(plan: account.plan, usage: usage, limit: limit)
-        default:
-            throw APIError.internal()
         }
     }
 
@@ -67,12 +60,12 @@ extension APIRoutes {
         return try await mutate(input.address, .cancel(leaseId: input.address.leaseId, reason: input.reason), context)
     }
 
-    private func mutate(_ address: LeaseAddress, _ command: LeaseCommand, _ context: AuthenticatedContext)
+    private func mutate(_ address: LeaseAddress, _ mutation: LeaseMutation, _ context: AuthenticatedContext)
         async throws -> Response
     {
         let key = address.key
-        let decided = try await store.leaseDecided(
-            account: context.account, key: key, command: command, requestId: context.requestId)
+        let decided = try await store.mutate(
+            account: context.account, key: key, mutation, requestId: context.requestId)
         switch decided.value {
         case .extended(let r):
             return JSONResponse.make(
@@ -104,8 +97,6 @@ extension APIRoutes {
             throw APIError.leaseNotActive(status: r.state == .expired ? "expired" : r.reportedStatus)
         case .notFound:
             throw APIError.notFound("no lease exists for this key")
-        case .acquired, .busy, .finished, .overLimit:
-            throw APIError.internal()
         }
     }
 
@@ -139,16 +130,19 @@ enum LeaseView {
     static func text(_ s: String?) -> JSONValue { s.map { .string($0) } ?? .null }
     static func time(_ t: Timestamp?) -> JSONValue { t.map { .string($0.iso8601) } ?? .null }
 
-    /// `owner`: the caller just acquired it. Others never see a live holder's `lease_id`
-    /// (§15 row 9), so they cannot heartbeat or finish someone else's lease.
+    /// The `lease_id` shown is the engine's ``AcquireReply/visibleLeaseId``: only the caller
+    /// who just acquired sees it (§15 row 9).
     static func state(
-        _ r: LeaseRecord, now: Timestamp, status: String, owner: Bool, usage: Int64, limit: Int64, charged: Int
+        _ r: LeaseRecord, _ reply: AcquireReply, now: Timestamp, status: String, usage: Int64, limit: Int64,
+        charged: Int
     ) -> JSONValue {
         let held = r.state == .held
+        let leaseId = reply.visibleLeaseId
+        let owner = leaseId != nil
         return .object([
             "ok": .bool(true), "status": .string(status), "key": .string(r.key), "ttl": .int(Int64(r.ttl)),
             "ttl_left": held && !owner ? .int(Int64(now.secondsUntil(r.deadline))) : .null,
-            "lease_id": owner ? .string(r.leaseId) : .null,
+            "lease_id": LeaseView.text(leaseId),
             "version": .int(r.version), "first_seen_at": .string(r.firstSeenAt.iso8601),
             "done_at": time(r.doneAt), "result_hash": text(r.resultHash), "error_code": text(r.errorCode),
             "retry_after_sec": held && !owner ? .int(Int64(LeaseEngine.pollHint(for: r, now: now))) : .null,

@@ -33,10 +33,10 @@ public protocol OnceStorage: Sendable {
     // MARK: The two transition primitives
     /// Applies `decide` to the lease of (`accountId`, `key`) atomically; `usage` in the
     /// ``TransactionInput`` is the account's AI usage this month.
-    func transactLease(
+    func transactLease<Reply: Sendable & Equatable>(
         accountId: Int64, key: String, requestId: String?,
-        _ decide: @escaping @Sendable (LeaseRecord?, TransactionInput) -> LeaseTransition
-    ) async throws -> Decided<LeaseTransition>
+        _ decide: @escaping @Sendable (LeaseRecord?, TransactionInput) -> LeaseTransition<Reply>
+    ) async throws -> Decided<LeaseTransition<Reply>>
 
     /// Applies `decide` to the check-lock of (`accountId`, `key`) atomically; `usage` is the
     /// account's check-lock usage this month.

@@ -2,10 +2,10 @@ import GRDB
 import OnceCore
 
 extension SQLiteStore {
-    public func transactLease(
+    public func transactLease<Reply: Sendable & Equatable>(
         accountId: Int64, key: String, requestId: String?,
-        _ decide: @escaping @Sendable (LeaseRecord?, TransactionInput) -> LeaseTransition
-    ) async throws -> Decided<LeaseTransition> {
+        _ decide: @escaping @Sendable (LeaseRecord?, TransactionInput) -> LeaseTransition<Reply>
+    ) async throws -> Decided<LeaseTransition<Reply>> {
         try await write { db in
             let now = self.clock()
             let stored = try LeaseRow.fetch(db, accountId: accountId, key: key)
