@@ -52,9 +52,61 @@ public enum LeaseEngine {
         settle(record, now: now)?.record ?? record
     }
 
+    /// Any command, answered with the flat ``LeaseReply``.
     public static func apply(
         _ command: LeaseCommand, to stored: LeaseRecord?, key: String, now: Timestamp, quota: Quota
-    ) -> LeaseTransition {
+    ) -> LeaseTransition<LeaseReply> {
+        switch command {
+        case .acquire(let a): acquire(a, to: stored, key: key, now: now, quota: quota).map(LeaseReply.init)
+        case .extend(let id, let ttl): mutate(.extend(leaseId: id, ttl: ttl), to: stored, now: now).map(LeaseReply.init)
+        case .complete(let id, let result, let hash):
+            mutate(.complete(leaseId: id, result: result, resultHash: hash), to: stored, now: now).map(LeaseReply.init)
+        case .fail(let id, let code, let hash, let result):
+            mutate(.fail(leaseId: id, errorCode: code, errorHash: hash, result: result), to: stored, now: now)
+                .map(LeaseReply.init)
+        case .cancel(let id, let reason):
+            mutate(.cancel(leaseId: id, reason: reason), to: stored, now: now).map(LeaseReply.init)
+        }
+    }
+
+    public static func acquire(
+        _ acquire: LeaseCommand.Acquire, to stored: LeaseRecord?, key: String, now: Timestamp, quota: Quota
+    ) -> LeaseTransition<AcquireReply> {
+        settling(stored, now: now) { applyAcquire(acquire, to: $0, key: key, now: now, quota: quota) }
+    }
+
+    public static func mutate(_ mutation: LeaseMutation, to stored: LeaseRecord?, now: Timestamp)
+        -> LeaseTransition<MutationReply>
+    {
+        settling(stored, now: now) { record in
+            switch mutation {
+            case .extend(let leaseId, let ttl):
+                return applyExtend(leaseId: leaseId, ttl: ttl, to: record, now: now)
+            case .complete(let leaseId, let result, let resultHash):
+                return applyFinish(mutation, .completed, leaseId: leaseId, to: record, now: now) { r in
+                    r.state = .completed
+                    r.result = result
+                    r.resultHash = resultHash ?? result.map { $0.canonicalHash }
+                }
+            case .fail(let leaseId, let errorCode, let errorHash, let result):
+                return applyFinish(mutation, .failed, leaseId: leaseId, to: record, now: now) { r in
+                    r.state = .failed
+                    r.errorCode = errorCode
+                    r.result = result
+                    r.resultHash = errorHash
+                }
+            case .cancel(let leaseId, _):
+                return applyFinish(mutation, .canceled, leaseId: leaseId, to: record, now: now) { r in
+                    r.state = .canceled
+                }
+            }
+        }
+    }
+
+    /// Settles an expiry found on the way, then runs `body` on the settled record.
+    private static func settling<Reply>(
+        _ stored: LeaseRecord?, now: Timestamp, _ body: (LeaseRecord?) -> LeaseTransition<Reply>
+    ) -> LeaseTransition<Reply> {
         var record = stored
         var effects = Effects()
         var changed = false
@@ -63,30 +115,7 @@ public enum LeaseEngine {
             effects = settled.effects
             changed = true
         }
-        var transition: LeaseTransition
-        switch command {
-        case .acquire(let acquire):
-            transition = applyAcquire(acquire, to: record, key: key, now: now, quota: quota)
-        case .extend(let leaseId, let ttl):
-            transition = applyExtend(leaseId: leaseId, ttl: ttl, to: record, now: now)
-        case .complete(let leaseId, let result, let resultHash):
-            transition = applyFinish(command, leaseId: leaseId, to: record, now: now) { r in
-                r.state = .completed
-                r.result = result
-                r.resultHash = resultHash ?? result.map { $0.canonicalHash }
-            }
-        case .fail(let leaseId, let errorCode, let errorHash, let result):
-            transition = applyFinish(command, leaseId: leaseId, to: record, now: now) { r in
-                r.state = .failed
-                r.errorCode = errorCode
-                r.result = result
-                r.resultHash = errorHash
-            }
-        case .cancel(let leaseId, _):
-            transition = applyFinish(command, leaseId: leaseId, to: record, now: now) { r in
-                r.state = .canceled
-            }
-        }
+        var transition = body(record)
         // An expiry found on the way is written even when the command itself changes nothing.
         if transition.write == nil, changed { transition.write = record }
         transition.effects = effects + transition.effects
@@ -95,7 +124,7 @@ public enum LeaseEngine {
 
     private static func applyAcquire(
         _ acquire: LeaseCommand.Acquire, to record: LeaseRecord?, key: String, now: Timestamp, quota: Quota
-    ) -> LeaseTransition {
+    ) -> LeaseTransition<AcquireReply> {
         var effects = Effects()
         effects.counters.aiRequests = 1
         let state = record?.state ?? .absent
@@ -109,7 +138,7 @@ public enum LeaseEngine {
             // Polls and terminal answers are free of charge.
             let existing = record!
             effects.counters.aiPolling = 1
-            let reply: LeaseReply =
+            let reply: AcquireReply =
                 existing.state == .held
                 ? .busy(existing, usage: quota.usage) : .finished(existing, usage: quota.usage)
             if existing.state == .held {
@@ -158,7 +187,7 @@ public enum LeaseEngine {
     }
 
     private static func applyExtend(leaseId: String, ttl: Int?, to record: LeaseRecord?, now: Timestamp)
-        -> LeaseTransition
+        -> LeaseTransition<MutationReply>
     {
         guard let record, record.isVisible else { return LeaseTransition(write: nil, reply: .notFound) }
         guard record.state == .held else { return LeaseTransition(write: nil, reply: .notActive(record)) }
@@ -178,23 +207,17 @@ public enum LeaseEngine {
     /// complete, fail and cancel share their guards: the caller must hold the live lease, and
     /// the same call repeated after it succeeded is answered again without a change.
     private static func applyFinish(
-        _ command: LeaseCommand, leaseId: String, to record: LeaseRecord?, now: Timestamp,
-        mutate: (inout LeaseRecord) -> Void
-    ) -> LeaseTransition {
+        _ command: LeaseMutation, _ finishedState: LeaseState, leaseId: String, to record: LeaseRecord?,
+        now: Timestamp, mutate: (inout LeaseRecord) -> Void
+    ) -> LeaseTransition<MutationReply> {
         guard let record, record.isVisible else { return LeaseTransition(write: nil, reply: .notFound) }
-        let finishedState: LeaseState =
-            switch command {
-            case .complete: .completed
-            case .fail: .failed
-            default: .canceled
-            }
         if record.state == finishedState, record.leaseId == leaseId {
             // Only the same call is replayed (clients retry lost answers); a different result or
             // error code for a finished lease is a conflict, and the stored outcome stays.
             guard isSameFinish(command, as: record) else {
                 return LeaseTransition(write: nil, reply: .notActive(record))
             }
-            return LeaseTransition(write: nil, reply: reply(for: command, record, replay: true))
+            return LeaseTransition(write: nil, reply: reply(for: finishedState, record, replay: true))
         }
         guard record.state == .held else { return LeaseTransition(write: nil, reply: .notActive(record)) }
         guard record.leaseId == leaseId else { return LeaseTransition(write: nil, reply: .mismatch(record)) }
@@ -231,10 +254,11 @@ public enum LeaseEngine {
                     durationMs: now.milliseconds - record.firstSeenAt.milliseconds,
                     data: .object(["key": .string(record.key), "version": .int(finished.version)])))
         }
-        return LeaseTransition(write: finished, reply: reply(for: command, finished, replay: false), effects: effects)
+        return LeaseTransition(
+            write: finished, reply: reply(for: finishedState, finished, replay: false), effects: effects)
     }
 
-    private static func isSameFinish(_ command: LeaseCommand, as record: LeaseRecord) -> Bool {
+    private static func isSameFinish(_ command: LeaseMutation, as record: LeaseRecord) -> Bool {
         switch command {
         case .complete(_, let result, let resultHash):
             return (resultHash ?? result.map { $0.canonicalHash }) == record.resultHash
@@ -245,10 +269,10 @@ public enum LeaseEngine {
         }
     }
 
-    private static func reply(for command: LeaseCommand, _ record: LeaseRecord, replay: Bool) -> LeaseReply {
-        switch command {
-        case .complete: .completed(record, replay: replay)
-        case .fail: .failed(record, replay: replay)
+    private static func reply(for state: LeaseState, _ record: LeaseRecord, replay: Bool) -> MutationReply {
+        switch state {
+        case .completed: .completed(record, replay: replay)
+        case .failed: .failed(record, replay: replay)
         default: .canceled(record, replay: replay)
         }
     }

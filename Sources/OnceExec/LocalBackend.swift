@@ -110,33 +110,32 @@ public struct LocalBackend: LeaseBackend {
     public func acquire(key: String, ttl: Int, runId: String, retryFailed: Bool) async throws(BackendError)
         -> AcquireResult
     {
-        let command = LeaseCommand.acquire(
-            .init(
-                ttl: ttl, metadata: .object(["run_id": .string(runId)]),
-                newLeaseId: "lease_" + APIKeyMaterial.randomToken(), retryFailed: retryFailed))
-        let reply = try await run {
-            try await store.lease(account: account, key: key, command: command, requestId: nil)
+        let acquire = LeaseCommand.Acquire(
+            ttl: ttl, metadata: .object(["run_id": .string(runId)]),
+            newLeaseId: "lease_" + APIKeyMaterial.randomToken(), retryFailed: retryFailed)
+        let decided = try await run {
+            try await store.acquire(account: account, key: key, acquire, requestId: nil)
         }
-        let now = store.now()
-        switch reply {
+        let now = decided.now
+        switch decided.value {
         case .acquired(let r, _):
             return .acquired(Lease(key: key, leaseId: r.leaseId, version: r.version, ttl: r.ttl))
         case .busy(let r, _):
             return .held(ttlLeft: now.secondsUntil(r.deadline))
         case .finished(let r, _):
             return .finished(Self.status(r, now: now))
-        default:
-            throw .storage("unexpected reply to acquire: \(reply)")
+        case .overLimit(let usage, let limit):
+            // The local account is on a plan without a hard cap; a hand-edited database could say otherwise.
+            throw .storage("the local store's account is over its monthly limit (\(usage) of \(limit))")
         }
     }
 
     public func extend(key: String, leaseId: String, ttl: Int) async throws(BackendError) -> RenewResult {
         let events = pending.take()
         let reply = try await run {
-            try await store.lease(
-                account: account, key: key, command: .extend(leaseId: leaseId, ttl: ttl), requestId: nil,
-                runEvents: events)
-        }
+            try await store.mutate(
+                account: account, key: key, .extend(leaseId: leaseId, ttl: ttl), requestId: nil, runEvents: events)
+        }.value
         if case .extended = reply { return .renewed }
         return .rejected(Self.describe(reply))
     }
@@ -155,14 +154,14 @@ public struct LocalBackend: LeaseBackend {
         try await finish(key, .cancel(leaseId: leaseId, reason: reason))
     }
 
-    private func finish(_ key: String, _ command: LeaseCommand) async throws(BackendError) -> FinishResult {
+    private func finish(_ key: String, _ mutation: LeaseMutation) async throws(BackendError) -> FinishResult {
         let events = pending.take()
         let reply = try await run {
-            try await store.lease(account: account, key: key, command: command, requestId: nil, runEvents: events)
-        }
+            try await store.mutate(account: account, key: key, mutation, requestId: nil, runEvents: events)
+        }.value
         switch reply {
         case .completed, .failed, .canceled: return .done
-        default: return .rejected(Self.describe(reply))
+        case .extended, .mismatch, .notActive, .notFound: return .rejected(Self.describe(reply))
         }
     }
 
@@ -178,12 +177,12 @@ public struct LocalBackend: LeaseBackend {
             result: r.result)
     }
 
-    static func describe(_ reply: LeaseReply) -> String {
+    static func describe(_ reply: MutationReply) -> String {
         switch reply {
         case .mismatch: "lease_mismatch: another run holds the key"
         case .notActive(let r): "lease_not_active: the lease is \(r.state.rawValue)"
         case .notFound: "not_found: the key has no lease"
-        default: "\(reply)"
+        case .extended, .completed, .failed, .canceled: "\(reply)"
         }
     }
 

@@ -138,7 +138,68 @@ enum PostgresSchema {
                 """,
                 "CREATE INDEX runs_recent ON runs (account_id, last_ts, last_event_id)",
             ]
-        )
+        ),
+        (
+            // Governance (API §7–10). The tools table comes with the policies because a policy
+            // may only name registered tools.
+            "v2",
+            [
+                """
+                CREATE TABLE policies (
+                    account_id BIGINT NOT NULL,
+                    agent_id TEXT NOT NULL,
+                    policy TEXT NOT NULL,
+                    updated_at BIGINT NOT NULL,
+                    PRIMARY KEY (account_id, agent_id)
+                )
+                """,
+                """
+                CREATE TABLE agents (
+                    account_id BIGINT NOT NULL,
+                    agent_id TEXT NOT NULL,
+                    enabled BOOLEAN NOT NULL,
+                    disabled_reason TEXT,
+                    disabled_at BIGINT,
+                    PRIMARY KEY (account_id, agent_id)
+                )
+                """,
+                """
+                CREATE TABLE agent_logs (
+                    id BIGSERIAL PRIMARY KEY,
+                    account_id BIGINT NOT NULL,
+                    agent_id TEXT NOT NULL,
+                    ts BIGINT NOT NULL,
+                    tool TEXT NOT NULL,
+                    decision TEXT NOT NULL,
+                    policy_reason TEXT NOT NULL,
+                    risk_level TEXT NOT NULL,
+                    args_hash TEXT,
+                    spend_usd DOUBLE PRECISION NOT NULL DEFAULT 0
+                )
+                """,
+                "CREATE INDEX agent_logs_agent ON agent_logs (account_id, agent_id, ts)",
+                "CREATE INDEX agent_logs_ts ON agent_logs (ts)",
+                """
+                CREATE TABLE tools (
+                    account_id BIGINT NOT NULL,
+                    scope_id TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    url TEXT NOT NULL,
+                    auth_type TEXT NOT NULL,
+                    secret_sealed BYTEA,
+                    secret_id TEXT,
+                    secret_mask TEXT,
+                    timeout_ms BIGINT NOT NULL,
+                    max_retries BIGINT NOT NULL,
+                    enabled BOOLEAN NOT NULL,
+                    description TEXT,
+                    created_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL,
+                    PRIMARY KEY (account_id, scope_id, name)
+                )
+                """,
+            ]
+        ),
     ]
 }
 

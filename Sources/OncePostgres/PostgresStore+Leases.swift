@@ -4,10 +4,10 @@ import OnceStore
 import PostgresNIO
 
 extension PostgresStore {
-    public func transactLease(
+    public func transactLease<Reply: Sendable & Equatable>(
         accountId: Int64, key: String, requestId: String?,
-        _ decide: @escaping @Sendable (LeaseRecord?, TransactionInput) -> LeaseTransition
-    ) async throws -> Decided<LeaseTransition> {
+        _ decide: @escaping @Sendable (LeaseRecord?, TransactionInput) -> LeaseTransition<Reply>
+    ) async throws -> Decided<LeaseTransition<Reply>> {
         try await transactRecord(
             table: "leases", usage: .ai, accountId: accountId, key: key, requestId: requestId,
             read: { try $0.leaseRecord },
@@ -160,6 +160,11 @@ extension PostgresStore {
                     DELETE FROM run_events WHERE id IN (SELECT id FROM run_events
                         WHERE created_at <= \(unescaped: nowSQL) - \(Int64(age) * 1000) LIMIT \(limit))
                     RETURNING 1
+                    """
+                case .agentLogs(let age):
+                    """
+                    DELETE FROM agent_logs WHERE id IN (SELECT id FROM agent_logs
+                        WHERE ts <= \(unescaped: nowSQL) - \(Int64(age) * 1000) LIMIT \(limit)) RETURNING 1
                     """
                 }
             let removed = try await c.query(query, logger: logger).collect().count

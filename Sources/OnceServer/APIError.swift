@@ -4,7 +4,7 @@ import OnceCore
 
 /// Every non-2xx answer once-server gives, mapped once to a status and the FastAPI-style
 /// envelope `{"detail": …}` that the official clients parse (API §1.3).
-public enum APIError: Error, Sendable {
+public enum APIError: HTTPResponseError, Sendable {
     case missingToken
     case invalidKey
     case keyDisabled
@@ -17,12 +17,18 @@ public enum APIError: Error, Sendable {
     case duplicateBlocked(firstSeenAt: Timestamp)
     case paymentRequired(plan: Plan, usage: Int64, limit: Int64)
     case bodyTooLarge(limit: Int)
+    /// The account's plan does not include this endpoint (API §2).
+    case featureNotAvailable(String)
+    /// A policy names tools that are not registered (API §8.1; 400, API §15 row 27).
+    case unknownTools([String])
+    /// The key used up its token bucket (API §1.3); retry after `retryAfter` seconds.
+    case rateLimited(retryAfter: Int)
     /// The store cannot answer now; retryable (SDKs retry 503 and honour `Retry-After`).
     case unavailable(retryAfter: Int)
     /// A failure the client cannot fix; `requestId` lets an operator find it in the logs.
     case `internal`(requestId: String? = nil)
 
-    var status: HTTPResponse.Status {
+    public var status: HTTPResponse.Status {
         switch self {
         case .missingToken: .unauthorized
         case .invalidKey, .keyDisabled: .forbidden
@@ -32,6 +38,9 @@ public enum APIError: Error, Sendable {
         case .leaseMismatch, .leaseNotActive, .duplicateBlocked: .conflict
         case .paymentRequired: .init(code: 402, reasonPhrase: "Payment Required")
         case .bodyTooLarge: .contentTooLarge
+        case .featureNotAvailable: .forbidden
+        case .unknownTools: .badRequest
+        case .rateLimited: .tooManyRequests
         case .unavailable: .serviceUnavailable
         case .internal: .internalServerError
         }
@@ -68,6 +77,15 @@ public enum APIError: Error, Sendable {
                 "error": .string("payload_too_large"),
                 "message": .string("request body is larger than \(limit) bytes"),
             ])
+        case .featureNotAvailable(let message):
+            .object(["error": .string("feature_not_available"), "message": .string(message)])
+        case .unknownTools(let tools):
+            .object([
+                "error": .string("unknown_tools"), "tools": .array(tools.map { .string($0) }),
+                "message": .string(
+                    "register these tools first (POST /v1/tools): " + tools.joined(separator: ", ")),
+            ])
+        case .rateLimited: .object(["error": .string("rate_limited")])
         case .unavailable:
             .object([
                 "error": .string("store_unavailable"),
@@ -84,7 +102,7 @@ public enum APIError: Error, Sendable {
             headers[.allow] = allowed.map(\.rawValue).joined(separator: ", ")
         case .duplicateBlocked:
             headers[.onceOnlyStatus] = "duplicate"
-        case .unavailable(let seconds):
+        case .unavailable(let seconds), .rateLimited(let seconds):
             headers[.retryAfter] = String(seconds)
         default:
             break
@@ -93,6 +111,10 @@ public enum APIError: Error, Sendable {
         if case .internal(let requestId?) = self { body["request_id"] = .string(requestId) }
         return JSONResponse.make(.object(body), status: status, headers: headers)
     }
+
+    /// Hummingbird's own error path uses the same envelope, so an APIError thrown anywhere
+    /// (a context transform, a middleware) answers the same bytes.
+    public func response(from request: Request, context: some RequestContext) throws -> Response { response() }
 
     static func invalid(_ issue: FieldIssue) -> APIError { .validation([issue]) }
 }

@@ -6,8 +6,8 @@ import OnceStore
 extension APIRoutes {
     // MARK: GET /v1/usage, /v1/usage/all (API §12.1, §12.2)
 
-    @Sendable func usage(_ request: Request, context: OnceRequestContext) async throws -> Response {
-        let account = try context.requireAccount()
+    @Sendable func usage(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let account = context.account
         var query = QueryReader(request)
         let kindText = query.string("kind") ?? "make"
         let kind = UsageKind(rawValue: kindText)
@@ -28,8 +28,8 @@ extension APIRoutes {
             ]))
     }
 
-    @Sendable func usageAll(_ request: Request, context: OnceRequestContext) async throws -> Response {
-        let account = try context.requireAccount()
+    @Sendable func usageAll(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let account = context.account
         let month = store.now().month
         let all = try await store.usage(account: account, month: month)
         var body: [String: JSONValue] = ["plan": .string(account.plan.rawValue), "month": .string(month)]
@@ -47,8 +47,8 @@ extension APIRoutes {
 
     // MARK: GET /v1/metrics (API §12.3)
 
-    @Sendable func metrics(_ request: Request, context: OnceRequestContext) async throws -> Response {
-        let account = try context.requireAccount()
+    @Sendable func metrics(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let account = context.account
         var query = QueryReader(request)
         let today = store.now().unixSeconds / 86_400
         var issues: [FieldIssue] = []
@@ -95,8 +95,8 @@ extension APIRoutes {
 
     // MARK: GET /v1/me, POST /v1/me/notifications (API §12.4, §12.5)
 
-    @Sendable func me(_ request: Request, context: OnceRequestContext) async throws -> Response {
-        let account = try context.requireAccount()
+    @Sendable func me(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let account = context.account
         let summary = try await store.accountSummary(account: account)
         var body = Self.notificationsJSON(summary.notifications)
         body["plan"] = .string(summary.plan.rawValue)
@@ -109,21 +109,9 @@ extension APIRoutes {
         return JSONResponse.make(.object(body))
     }
 
-    @Sendable func updateNotifications(_ request: Request, context: OnceRequestContext) async throws -> Response {
-        let account = try context.requireAccount()
-        var body = try await body(request)
-        let update = NotificationUpdate(
-            email: body.bool("email_notifications_enabled"),
-            toolErrors: body.bool("tool_error_notifications_enabled"),
-            runFailures: body.bool("run_failure_notifications_enabled"))
-        if body.issues.isEmpty, update == NotificationUpdate() {
-            body.add(
-                FieldIssue(
-                    type: "missing", loc: ["body"],
-                    msg: "Send at least one of email_notifications_enabled, tool_error_notifications_enabled, "
-                        + "run_failure_notifications_enabled"))
-        }
-        try body.finish()
+    @Sendable func updateNotifications(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let account = context.account
+        let update = try await decode(NotificationsRequest.self, request).update
         let settings = try await store.updateNotifications(account: account, update)
         return JSONResponse.make(.object(Self.notificationsJSON(settings)))
     }

@@ -5,52 +5,23 @@ import OnceStore
 extension APIRoutes {
     // MARK: POST /v1/events (API §11.1)
 
-    @Sendable func postEvent(_ request: Request, context: OnceRequestContext) async throws -> Response {
-        let account = try context.requireAccount()
-        var body = try await body(request)
-        let runId = body.string("run_id", required: true, maxLength: 256, nonBlank: true)
-        let type = body.string("type", required: true, maxLength: 128, nonBlank: true)
-        let ts = body.int("ts", minimum: 0)
-        if let ts, ts > 253_402_300_799 {
-            body.add(
-                FieldIssue(
-                    type: "less_than_equal", loc: ["body", "ts"], msg: "Input should be Unix seconds before year 10000",
-                    input: .int(ts)))
-        }
-        let status = body.string("status", maxLength: 128)
-        let step = body.string("step", maxLength: 256)
-        let tool = body.string("tool", maxLength: 256)
-        let reqId = body.string("req_id", maxLength: 256)
-        let leaseId = body.string("lease_id", maxLength: 256)
-        let agentId = body.string("agent_id", maxLength: 256)
-        let message = body.string("message", maxLength: 4096)
-        let durationMs = body.int("duration_ms", minimum: 0)
-        let data = body.object("data")
-        if let data, data.canonicalText.utf8.count > 16 * 1024 {
-            body.add(
-                FieldIssue(
-                    type: "value_error", loc: ["body", "data"],
-                    msg: "Value error, data is larger than 16384 bytes serialized"))
-        }
-        try body.finish()
-        guard let runId, let type else { throw APIError.internal() }
+    @Sendable func postEvent(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let input = try await decode(EventRequest.self, request)
         let event = RunEvent(
-            runId: runId, type: type, ts: ts.map { Timestamp(seconds: $0) } ?? store.now(), status: status, step: step,
-            tool: tool, reqId: reqId, leaseId: leaseId, agentId: agentId, message: message, durationMs: durationMs,
-            data: data)
-        let id = try await store.appendRunEvent(account: account, event)
-        return JSONResponse.make(.object(["ok": .bool(true), "event_id": .int(id), "run_id": .string(runId)]))
+            runId: input.runId, type: input.type, ts: input.ts.map { Timestamp(seconds: $0) } ?? store.now(),
+            status: input.status, step: input.step, tool: input.tool, reqId: input.reqId, leaseId: input.leaseId,
+            agentId: input.agentId, message: input.message, durationMs: input.durationMs, data: input.data)
+        let id = try await store.appendRunEvent(account: context.account, event)
+        return JSONResponse.make(.object(["ok": .bool(true), "event_id": .int(id), "run_id": .string(input.runId)]))
     }
 
     // MARK: GET /v1/events (API §11.3)
 
-    @Sendable func events(_ request: Request, context: OnceRequestContext) async throws -> Response {
-        let account = try context.requireAccount()
+    @Sendable func events(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         var query = QueryReader(request)
-        let limit = query.int("limit", default: 50, range: 1...200)
-        let offset = query.int("offset", default: 0, range: 0...1_000_000)
+        let page = PageQuery.read(&query, defaultLimit: 50, maxLimit: 200)
         try query.finish()
-        let items = try await store.feed(account: account, limit: limit, offset: offset)
+        let items = try await store.feed(account: context.account, limit: page.limit, offset: page.offset)
         return JSONResponse.make(
             .array(
                 items.map { item in
@@ -66,14 +37,13 @@ extension APIRoutes {
 
     // MARK: GET /v1/runs, /v1/runs/{run_id} (API §11.2)
 
-    @Sendable func runs(_ request: Request, context: OnceRequestContext) async throws -> Response {
-        let account = try context.requireAccount()
+    @Sendable func runs(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         var query = QueryReader(request)
-        let limit = query.int("limit", default: 50, range: 1...500)
-        let offset = query.int("offset", default: 0, range: 0...1_000_000)
+        let page = PageQuery.read(&query, defaultLimit: 50, maxLimit: 500)
         let prefix = query.string("q")
         try query.finish()
-        let list = try await store.listRuns(account: account, limit: limit, offset: offset, prefix: prefix)
+        let list = try await store.listRuns(
+            account: context.account, limit: page.limit, offset: page.offset, prefix: prefix)
         return JSONResponse.make(
             .object([
                 "total": .int(Int64(list.total)),
@@ -88,11 +58,9 @@ extension APIRoutes {
             ]))
     }
 
-    @Sendable func runTimeline(_ request: Request, context: OnceRequestContext) async throws -> Response {
-        let account = try context.requireAccount()
+    @Sendable func runTimeline(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         var query = QueryReader(request)
-        let limit = query.int("limit", default: 200, range: 1...2000)
-        let offset = query.int("offset", default: 0, range: 0...1_000_000)
+        let page = PageQuery.read(&query, defaultLimit: 200, maxLimit: 2000)
         try query.finish()
         // Decode the segment once: the TypeScript client percent-encodes every path segment.
         guard let raw = context.parameters.get("run_id"), let runId = QueryReader.decodePathSegment(raw),
@@ -103,7 +71,8 @@ extension APIRoutes {
                     type: "string_unicode", loc: ["path", "run_id"], msg: "Input should be a valid UTF-8 string"))
         }
         if let issue = Rules.checkNoNUL(runId, loc: ["path", "run_id"]) { throw APIError.invalid(issue) }
-        let timeline = try await store.runTimeline(account: account, runId: runId, limit: limit, offset: offset)
+        let timeline = try await store.runTimeline(
+            account: context.account, runId: runId, limit: page.limit, offset: page.offset)
         return JSONResponse.make(
             .object([
                 "run_id": .string(runId), "total": .int(Int64(timeline.total)),

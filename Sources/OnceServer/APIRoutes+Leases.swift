@@ -6,107 +6,66 @@ import OnceStore
 extension APIRoutes {
     // MARK: POST /v1/ai/lease (API §5.2)
 
-    @Sendable func lease(_ request: Request, context: OnceRequestContext) async throws -> Response {
-        let account = try context.requireAccount()
-        var body = try await body(request)
-        let key = body.key()
-        let requested = body.ttl()
-        let metadata = body.metadata()
-        // Extension for once-exec --retry-failed; official clients never send it.
-        let retryFailed = body.bool("retry_failed") ?? false
-        try body.finish()
-        guard let key else { throw APIError.internal() }
-        let command = LeaseCommand.acquire(
-            .init(
-                ttl: effectiveTTL(requested, account), metadata: metadata,
-                newLeaseId: "lease_" + APIKeyMaterial.randomToken(), retryFailed: retryFailed))
-        let decided = try await store.leaseDecided(
-            account: account, key: key, command: command, requestId: context.requestId)
+    @Sendable func lease(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let account = context.account
+        let input = try await decode(KeyedRequest.self, request)
+        let acquire = LeaseCommand.Acquire(
+            ttl: effectiveTTL(input.ttl, account), metadata: input.metadata,
+            newLeaseId: "lease_" + APIKeyMaterial.randomToken(), retryFailed: input.retryFailed)
+        let decided = try await store.acquire(account: account, key: input.key, acquire, requestId: context.requestId)
         let (reply, now) = (decided.value, decided.now)
         let limit = account.plan.limits.aiPerMonth
         switch reply {
         case .acquired(let record, let usage):
             return JSONResponse.make(
-                LeaseView.state(
-                    record, now: now, status: "acquired", owner: true, usage: usage, limit: limit, charged: 1))
+                LeaseView.state(record, reply, now: now, status: "acquired", usage: usage, limit: limit, charged: 1))
         case .busy(let record, let usage):
             return JSONResponse.make(
-                LeaseView.state(
-                    record, now: now, status: "polling", owner: false, usage: usage, limit: limit, charged: 0))
+                LeaseView.state(record, reply, now: now, status: "polling", usage: usage, limit: limit, charged: 0))
         case .finished(let record, let usage):
             return JSONResponse.make(
                 LeaseView.state(
-                    record, now: now, status: record.reportedStatus, owner: false, usage: usage, limit: limit,
-                    charged: 0))
+                    record, reply, now: now, status: record.reportedStatus, usage: usage, limit: limit, charged: 0))
         case .overLimit(let usage, let limit):
             throw APIError.paymentRequired(plan: account.plan, usage: usage, limit: limit)
-        default:
-            throw APIError.internal()
         }
     }
 
     // MARK: extend, complete, fail, cancel (API §5.5–5.8)
 
-    @Sendable func extend(_ request: Request, context: OnceRequestContext) async throws -> Response {
-        let account = try context.requireAccount()
-        var body = try await body(request)
-        let key = body.key()
-        let leaseId = body.string("lease_id", required: true, maxLength: 256)
-        let requested = body.ttl()
-        try body.finish()
-        guard let key, let leaseId else { throw APIError.internal() }
-        let ttl = requested.map { effectiveTTL($0, account) }
-        return try await mutate(account, key, .extend(leaseId: leaseId, ttl: ttl), context)
+    @Sendable func extend(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let input = try await decode(ExtendRequest.self, request)
+        let ttl = input.ttl.map { effectiveTTL($0, context.account) }
+        return try await mutate(input.address, .extend(leaseId: input.address.leaseId, ttl: ttl), context)
     }
 
-    @Sendable func complete(_ request: Request, context: OnceRequestContext) async throws -> Response {
-        let account = try context.requireAccount()
-        var body = try await body(request)
-        let key = body.key()
-        let leaseId = body.string("lease_id", required: true, maxLength: 256)
-        let result = body.members["result"].flatMap { $0.isNull ? nil : $0 }
-        if let result { body.add(Rules.checkResult(result, loc: ["body", "result"])) }
-        let resultHash = body.string("result_hash", maxLength: 256)
-        try body.finish()
-        guard let key, let leaseId else { throw APIError.internal() }
+    @Sendable func complete(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let input = try await decode(CompleteRequest.self, request)
         return try await mutate(
-            account, key, .complete(leaseId: leaseId, result: result, resultHash: resultHash), context)
+            input.address,
+            .complete(leaseId: input.address.leaseId, result: input.result, resultHash: input.resultHash), context)
     }
 
-    @Sendable func fail(_ request: Request, context: OnceRequestContext) async throws -> Response {
-        let account = try context.requireAccount()
-        var body = try await body(request)
-        let key = body.key()
-        let leaseId = body.string("lease_id", required: true, maxLength: 256)
-        let errorCode = body.string("error_code", required: true, maxLength: Rules.maxErrorCodeLength)
-        let errorHash = body.string("error_hash", maxLength: 256)
-        // Extension (once-exec): the failed run's record, kept like a completed result.
-        let result = body.members["result"].flatMap { $0.isNull ? nil : $0 }
-        if let result { body.add(Rules.checkResult(result, loc: ["body", "result"])) }
-        try body.finish()
-        guard let key, let leaseId, let errorCode else { throw APIError.internal() }
+    @Sendable func fail(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let input = try await decode(FailRequest.self, request)
         return try await mutate(
-            account, key, .fail(leaseId: leaseId, errorCode: errorCode, errorHash: errorHash, result: result), context)
+            input.address,
+            .fail(
+                leaseId: input.address.leaseId, errorCode: input.errorCode, errorHash: input.errorHash,
+                result: input.result), context)
     }
 
-    @Sendable func cancel(_ request: Request, context: OnceRequestContext) async throws -> Response {
-        let account = try context.requireAccount()
-        var body = try await body(request)
-        let key = body.key()
-        let leaseId = body.string("lease_id", required: true, maxLength: 256)
-        let reason = body.string("reason", maxLength: 1024)
-        try body.finish()
-        guard let key, let leaseId else { throw APIError.internal() }
-        return try await mutate(account, key, .cancel(leaseId: leaseId, reason: reason), context)
+    @Sendable func cancel(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let input = try await decode(CancelRequest.self, request)
+        return try await mutate(input.address, .cancel(leaseId: input.address.leaseId, reason: input.reason), context)
     }
 
-    private func mutate(
-        _ account: AccountContext, _ key: String, _ command: LeaseCommand, _ context: OnceRequestContext
-    )
+    private func mutate(_ address: LeaseAddress, _ mutation: LeaseMutation, _ context: AuthenticatedContext)
         async throws -> Response
     {
-        let decided = try await store.leaseDecided(
-            account: account, key: key, command: command, requestId: context.requestId)
+        let key = address.key
+        let decided = try await store.mutate(
+            account: context.account, key: key, mutation, requestId: context.requestId)
         switch decided.value {
         case .extended(let r):
             return JSONResponse.make(
@@ -138,31 +97,21 @@ extension APIRoutes {
             throw APIError.leaseNotActive(status: r.state == .expired ? "expired" : r.reportedStatus)
         case .notFound:
             throw APIError.notFound("no lease exists for this key")
-        case .acquired, .busy, .finished, .overLimit:
-            throw APIError.internal()
         }
     }
 
     // MARK: GET /v1/ai/status, /v1/ai/result (API §5.3, §5.4)
 
-    @Sendable func status(_ request: Request, context: OnceRequestContext) async throws -> Response {
-        let account = try context.requireAccount()
-        var query = QueryReader(request)
-        let key = query.key()
-        try query.finish()
-        guard let key else { throw APIError.internal() }
-        let view = try await store.leaseView(account: account, key: key)
+    @Sendable func status(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let key = try request.query(KeyQuery.self).key
+        let view = try await store.leaseView(account: context.account, key: key)
         guard let record = view.value else { throw APIError.notFound("no lease exists for this key") }
         return JSONResponse.make(LeaseView.status(record, now: view.now))
     }
 
-    @Sendable func result(_ request: Request, context: OnceRequestContext) async throws -> Response {
-        let account = try context.requireAccount()
-        var query = QueryReader(request)
-        let key = query.key()
-        try query.finish()
-        guard let key else { throw APIError.internal() }
-        guard let r = try await store.leaseRecord(account: account, key: key) else {
+    @Sendable func result(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let key = try request.query(KeyQuery.self).key
+        guard let r = try await store.leaseRecord(account: context.account, key: key) else {
             throw APIError.notFound("no lease exists for this key")
         }
         return JSONResponse.make(
@@ -181,16 +130,19 @@ enum LeaseView {
     static func text(_ s: String?) -> JSONValue { s.map { .string($0) } ?? .null }
     static func time(_ t: Timestamp?) -> JSONValue { t.map { .string($0.iso8601) } ?? .null }
 
-    /// `owner`: the caller just acquired it. Others never see a live holder's `lease_id`
-    /// (§15 row 9), so they cannot heartbeat or finish someone else's lease.
+    /// The `lease_id` shown is the engine's ``AcquireReply/visibleLeaseId``: only the caller
+    /// who just acquired sees it (§15 row 9).
     static func state(
-        _ r: LeaseRecord, now: Timestamp, status: String, owner: Bool, usage: Int64, limit: Int64, charged: Int
+        _ r: LeaseRecord, _ reply: AcquireReply, now: Timestamp, status: String, usage: Int64, limit: Int64,
+        charged: Int
     ) -> JSONValue {
         let held = r.state == .held
+        let leaseId = reply.visibleLeaseId
+        let owner = leaseId != nil
         return .object([
             "ok": .bool(true), "status": .string(status), "key": .string(r.key), "ttl": .int(Int64(r.ttl)),
             "ttl_left": held && !owner ? .int(Int64(now.secondsUntil(r.deadline))) : .null,
-            "lease_id": owner ? .string(r.leaseId) : .null,
+            "lease_id": LeaseView.text(leaseId),
             "version": .int(r.version), "first_seen_at": .string(r.firstSeenAt.iso8601),
             "done_at": time(r.doneAt), "result_hash": text(r.resultHash), "error_code": text(r.errorCode),
             "retry_after_sec": held && !owner ? .int(Int64(LeaseEngine.pollHint(for: r, now: now))) : .null,

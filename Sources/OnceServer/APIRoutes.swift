@@ -3,45 +3,53 @@ import Hummingbird
 import OnceCore
 import OnceStore
 
-/// Handlers for API v1. Each reads and validates its input completely before it calls the
-/// store, so a bad request changes nothing (ARCHITECTURE invariant 7).
+/// Handlers for API v1. Each parses its input into a request value completely before it calls
+/// the store, so a bad request changes nothing (ARCHITECTURE invariant 7).
 struct APIRoutes: Sendable {
     let store: any OnceStorage
     let configuration: ServerConfiguration
 
-    static let paths: [(HTTPRequest.Method, String)] = [
-        (.post, "/v1/check-lock"),
-        (.post, "/v1/ai/lease"), (.post, "/v1/ai/extend"), (.post, "/v1/ai/complete"),
-        (.post, "/v1/ai/fail"), (.post, "/v1/ai/cancel"),
-        (.get, "/v1/ai/status"), (.get, "/v1/ai/result"),
-        (.post, "/v1/events"), (.get, "/v1/events"),
-        (.get, "/v1/runs"), (.get, "/v1/runs/:run_id"),
-        (.get, "/v1/usage"), (.get, "/v1/usage/all"), (.get, "/v1/metrics"),
-        (.get, "/v1/me"), (.post, "/v1/me/notifications"),
-    ]
+    typealias Handler = @Sendable (Request, AuthenticatedContext) async throws -> Response
 
-    func register(on group: RouterGroup<OnceRequestContext>) {
-        group.post("check-lock", use: checkLock)
-        group.post("ai/lease", use: lease)
-        group.post("ai/extend", use: extend)
-        group.post("ai/complete", use: complete)
-        group.post("ai/fail", use: fail)
-        group.post("ai/cancel", use: cancel)
-        group.get("ai/status", use: status)
-        group.get("ai/result", use: result)
-        group.post("events", use: postEvent)
-        group.get("events", use: events)
-        group.get("runs", use: runs)
-        group.get("runs/:run_id", use: runTimeline)
-        group.get("usage", use: usage)
-        group.get("usage/all", use: usageAll)
-        group.get("metrics", use: metrics)
-        group.get("me", use: me)
-        group.post("me/notifications", use: updateNotifications)
+    /// One `/v1` route: the router and the 405 table are both built from ``routes``, so they
+    /// cannot disagree.
+    struct Route: Sendable {
+        let method: HTTPRequest.Method
+        /// Relative to `/v1`, with `:name` for a path parameter.
+        let path: String
+        let handler: Handler
     }
 
-    func body(_ request: Request) async throws -> BodyReader {
-        try await BodyReader.read(request, limit: configuration.bodyLimit)
+    var routes: [Route] {
+        [
+            Route(method: .post, path: "check-lock", handler: checkLock),
+            Route(method: .post, path: "ai/lease", handler: lease),
+            Route(method: .post, path: "ai/extend", handler: extend),
+            Route(method: .post, path: "ai/complete", handler: complete),
+            Route(method: .post, path: "ai/fail", handler: fail),
+            Route(method: .post, path: "ai/cancel", handler: cancel),
+            Route(method: .get, path: "ai/status", handler: status),
+            Route(method: .get, path: "ai/result", handler: result),
+            Route(method: .post, path: "events", handler: postEvent),
+            Route(method: .get, path: "events", handler: events),
+            Route(method: .get, path: "runs", handler: runs),
+            Route(method: .get, path: "runs/:run_id", handler: runTimeline),
+            Route(method: .get, path: "usage", handler: usage),
+            Route(method: .get, path: "usage/all", handler: usageAll),
+            Route(method: .get, path: "metrics", handler: metrics),
+            Route(method: .get, path: "me", handler: me),
+            Route(method: .post, path: "me/notifications", handler: updateNotifications),
+        ] + governanceRoutes
+    }
+
+    func register(on group: RouterGroup<AuthenticatedContext>) {
+        for route in routes { group.on(RouterPath(route.path), method: route.method, use: route.handler) }
+    }
+
+    /// Reads the body and parses it into `R`; 413 or 422 when it cannot.
+    func decode<R: BodyRequest>(_ type: R.Type, _ request: Request) async throws -> R {
+        var body = try await BodyReader.read(request, limit: configuration.bodyLimit)
+        return try R(&body)
     }
 
     func effectiveTTL(_ requested: Int64?, _ account: AccountContext) -> Int {
@@ -50,17 +58,13 @@ struct APIRoutes: Sendable {
 
     // MARK: check-lock (API §4)
 
-    @Sendable func checkLock(_ request: Request, context: OnceRequestContext) async throws -> Response {
-        let account = try context.requireAccount()
-        var body = try await body(request)
-        let key = body.key()
-        let requested = body.ttl()
-        let metadata = body.metadata()
-        try body.finish()
-        guard let key else { throw APIError.internal() }
-        let effective = effectiveTTL(requested, account)
+    @Sendable func checkLock(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let account = context.account
+        let input = try await decode(KeyedRequest.self, request)
+        let key = input.key
+        let effective = effectiveTTL(input.ttl, account)
         let reply = try await store.checkLock(
-            account: account, key: key, ttl: effective, metadata: metadata, requestId: context.requestId)
+            account: account, key: key, ttl: effective, metadata: input.metadata, requestId: context.requestId)
         switch reply {
         case .locked(let ttl):
             return JSONResponse.make(

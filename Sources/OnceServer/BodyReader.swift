@@ -19,6 +19,11 @@ struct BodyReader {
         if buffer.readableBytes == 0 {
             throw APIError.invalid(FieldIssue(type: "missing", loc: ["body"], msg: "Field required", input: .null))
         }
+        return try parse(buffer)
+    }
+
+    /// Parses collected bytes as a JSON object; 422 otherwise.
+    static func parse(_ buffer: ByteBuffer) throws -> BodyReader {
         let value: JSONValue
         do {
             value = try JSONDecoder().decode(JSONValue.self, from: Data(buffer.readableBytesView))
@@ -160,6 +165,13 @@ struct BodyReader {
             issues.append(issue)
             return nil
         }
+        return value
+    }
+
+    /// `result` of complete and fail: any JSON within the size cap, or absent / null.
+    mutating func result() -> JSONValue? {
+        guard let value = members["result"], !value.isNull else { return nil }
+        add(Rules.checkResult(value, loc: ["body", "result"]))
         return value
     }
 }

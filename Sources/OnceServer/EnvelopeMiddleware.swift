@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import OnceCore
 import OnceStore
 
 /// The outermost middleware: gives every request an id (the caller's `X-Request-Id` when it
@@ -17,6 +18,8 @@ struct EnvelopeMiddleware: RouterMiddleware {
     {
         var context = context
         context.requestId = Self.requestId(from: request)
+        // Every line logged for this request, here or in a handler, names it.
+        context.logger[metadataKey: "request_id"] = "\(context.requestId)"
         var response: Response
         do {
             response = try await next(request, context)
@@ -27,15 +30,12 @@ struct EnvelopeMiddleware: RouterMiddleware {
         } catch let error as StoreError where error.isRetryable {
             context.logger.warning(
                 "store unavailable",
-                metadata: ["path": "\(request.uri.path)", "request_id": "\(context.requestId)", "error": "\(error)"])
+                metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
             response = APIError.unavailable(retryAfter: 1).response()
         } catch {
             context.logger.error(
                 "request failed",
-                metadata: [
-                    "path": "\(request.uri.path)", "request_id": "\(context.requestId)",
-                    "error": "\(String(reflecting: error))",
-                ])
+                metadata: ["path": "\(request.uri.path)", "error": "\(String(reflecting: error))"])
             response = APIError.internal(requestId: context.requestId).response()
         }
         response.headers[.requestId] = context.requestId
@@ -72,9 +72,12 @@ struct EnvelopeMiddleware: RouterMiddleware {
 }
 
 /// `Authorization: Bearer <key>` on every `/v1` route (API §1.1).
+/// Then each key's token bucket (``RateLimiter``): a key over its rate gets 429 with
+/// `Retry-After`, counted in the day's `rate_limited` metric.
 struct AuthMiddleware: RouterMiddleware {
     typealias Context = OnceRequestContext
     let store: any OnceStorage
+    let limiter: RateLimiter?
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
@@ -86,6 +89,17 @@ struct AuthMiddleware: RouterMiddleware {
         guard !token.isEmpty else { throw APIError.missingToken }
         switch try await store.authenticate(apiKey: token) {
         case .valid(let account):
+            if let wait = limiter?.take(account.keyId) {
+                var effects = Effects()
+                effects.counters.rateLimited = 1
+                do {
+                    try await store.record(accountId: account.accountId, effects)
+                } catch {
+                    // The 429 stands; a lost count must not turn it into a 503.
+                    context.logger.warning("rate_limited metric not recorded", metadata: ["error": "\(error)"])
+                }
+                throw APIError.rateLimited(retryAfter: wait)
+            }
             var context = context
             context.account = account
             return try await next(request, context)

@@ -1,4 +1,5 @@
 import Hummingbird
+import Logging
 import NIOCore
 import OnceStore
 
@@ -12,10 +13,23 @@ public struct OnceRequestContext: RequestContext {
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
     }
+}
 
-    /// The authenticated account; routes behind ``AuthMiddleware`` always have one.
-    func requireAccount() throws -> AccountContext {
-        guard let account else { throw APIError.missingToken }
-        return account
+/// The context of every `/v1` route: built from ``OnceRequestContext`` after ``AuthMiddleware``
+/// ran, so `account` is not optional and no handler can forget to authenticate.
+struct AuthenticatedContext: ChildRequestContext {
+    typealias ParentContext = OnceRequestContext
+    var coreContext: CoreRequestContextStorage
+    let requestId: String
+    let account: AccountContext
+
+    init(context: OnceRequestContext) throws {
+        // The group adds AuthMiddleware before this transform, so a request without an
+        // account never gets here; answering 401 keeps even a wiring mistake safe.
+        guard let account = context.account else { throw APIError.missingToken }
+        self.coreContext = context.coreContext
+        self.requestId = context.requestId
+        self.account = account
+        self.logger[metadataKey: "account_id"] = "\(account.accountId)"
     }
 }

@@ -12,7 +12,7 @@ public enum OnceServerApp {
         let api = APIRoutes(store: store, configuration: configuration)
         var table = RouteTable()
         let router = Router(context: OnceRequestContext.self)
-        for (method, path) in APIRoutes.paths { table.add(method, path) }
+        for route in api.routes { table.add(route.method, "/v1/" + route.path) }
         table.add(.get, "/healthz")
         router.add(middleware: EnvelopeMiddleware(routes: table, bodyLimit: configuration.bodyLimit))
         // A load balancer drains a replica whose database does not answer.
@@ -24,8 +24,10 @@ public enum OnceServerApp {
             }
             return JSONResponse.make(.object(["status": .string("ok"), "store": .string("up")]))
         }
-        let v1 = router.group("v1").add(middleware: AuthMiddleware(store: store))
-        api.register(on: v1)
+        let v1 = router.group("v1").add(
+            middleware: AuthMiddleware(
+                store: store, limiter: RateLimiter(rate: configuration.rateLimit, burst: configuration.rateBurst)))
+        api.register(on: v1.group(context: AuthenticatedContext.self))
         return router
     }
 

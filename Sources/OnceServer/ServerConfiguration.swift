@@ -12,11 +12,18 @@ public struct ServerConfiguration: Sendable {
     public var bodyLimit: Int
     /// Seconds between retention sweeps; 0 turns the sweeper off.
     public var sweepInterval: Int
+    /// Requests per second each API key may make on this replica (token bucket refill); 0
+    /// turns rate limiting off. Defaults from API §15 row 34.
+    public var rateLimit: Double
+    /// Requests a key may make at once before the refill rate applies.
+    public var rateBurst: Int
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, duplicateStatusCode: Int = 200, minTTL: Int = Rules.defaultMinTTL,
-        bodyLimit: Int = 1 << 20, sweepInterval: Int = 60
+        bodyLimit: Int = 1 << 20, sweepInterval: Int = 60, rateLimit: Double = 50, rateBurst: Int = 100
     ) {
+        self.rateLimit = rateLimit
+        self.rateBurst = rateBurst
         self.host = host
         self.port = port
         self.duplicateStatusCode = duplicateStatusCode

@@ -22,32 +22,53 @@ extension OnceStorage {
         }.value.reply
     }
 
-    public func lease(account: AccountContext, key: String, command: LeaseCommand, requestId: String?)
-        async throws -> LeaseReply
-    {
-        try await lease(account: account, key: key, command: command, requestId: requestId, runEvents: [])
-    }
-
-    /// Applies `command` and appends `runEvents` in the same transaction (one commit, one fsync).
-    public func lease(
-        account: AccountContext, key: String, command: LeaseCommand, requestId: String?, runEvents: [RunEvent]
-    ) async throws -> LeaseReply {
-        try await leaseDecided(
-            account: account, key: key, command: command, requestId: requestId, runEvents: runEvents
-        ).value
-    }
-
-    /// ``lease(account:key:command:requestId:runEvents:)`` with the store's clock at the commit,
-    /// for answers that show times relative to it.
-    public func leaseDecided(
-        account: AccountContext, key: String, command: LeaseCommand, requestId: String?, runEvents: [RunEvent] = []
-    ) async throws -> Decided<LeaseReply> {
+    /// Acquires (or polls) the lease of `key`, appending `runEvents` in the same transaction.
+    public func acquire(
+        account: AccountContext, key: String, _ acquire: LeaseCommand.Acquire, requestId: String?,
+        runEvents: [RunEvent] = []
+    ) async throws -> Decided<AcquireReply> {
         let plan = account.plan
+        return try await transition(account: account, key: key, requestId: requestId, runEvents: runEvents) {
+            stored, input in
+            LeaseEngine.acquire(
+                acquire, to: stored, key: key, now: input.now, quota: Quota(plan: plan, usage: input.usage))
+        }
+    }
+
+    /// Extends, completes, fails or cancels the lease of `key`, appending `runEvents` in the
+    /// same transaction (one commit, one fsync).
+    public func mutate(
+        account: AccountContext, key: String, _ mutation: LeaseMutation, requestId: String?,
+        runEvents: [RunEvent] = []
+    ) async throws -> Decided<MutationReply> {
+        try await transition(account: account, key: key, requestId: requestId, runEvents: runEvents) {
+            stored, input in
+            LeaseEngine.mutate(mutation, to: stored, now: input.now)
+        }
+    }
+
+    /// Any command, answered with the flat ``LeaseReply`` (for code that drives commands
+    /// generically; the fronts use ``acquire(account:key:_:requestId:runEvents:)`` and
+    /// ``mutate(account:key:_:requestId:runEvents:)``).
+    public func lease(
+        account: AccountContext, key: String, command: LeaseCommand, requestId: String?, runEvents: [RunEvent] = []
+    ) async throws -> LeaseReply {
+        let plan = account.plan
+        return try await transition(account: account, key: key, requestId: requestId, runEvents: runEvents) {
+            stored, input in
+            LeaseEngine.apply(
+                command, to: stored, key: key, now: input.now, quota: Quota(plan: plan, usage: input.usage))
+        }.value
+    }
+
+    private func transition<Reply: Sendable & Equatable>(
+        account: AccountContext, key: String, requestId: String?, runEvents: [RunEvent],
+        _ decide: @escaping @Sendable (LeaseRecord?, TransactionInput) -> LeaseTransition<Reply>
+    ) async throws -> Decided<Reply> {
         let keepsActivity = recordsActivity
         let decided = try await transactLease(accountId: account.accountId, key: key, requestId: requestId) {
             stored, input in
-            var transition = LeaseEngine.apply(
-                command, to: stored, key: key, now: input.now, quota: Quota(plan: plan, usage: input.usage))
+            var transition = decide(stored, input)
             transition.effects.runEvents += runEvents
             if !keepsActivity { transition.effects = transition.effects.withoutActivity }
             return transition
@@ -91,10 +112,10 @@ extension OnceStorage {
                 stored, input in
                 // Re-checked under the lock: a renewal may have won the race.
                 guard let stored, let settled = LeaseEngine.settle(stored, now: input.now) else {
-                    return LeaseTransition(write: nil, reply: .notFound)
+                    return LeaseTransition(write: nil, reply: false)
                 }
                 let effects = keepsActivity ? settled.effects : settled.effects.withoutActivity
-                return LeaseTransition(write: settled.record, reply: .notActive(settled.record), effects: effects)
+                return LeaseTransition(write: settled.record, reply: true, effects: effects)
             }
             if settled.value.write != nil { report.leasesExpired += 1 }
         }
@@ -102,9 +123,9 @@ extension OnceStorage {
             let purged = try await transactLease(accountId: address.accountId, key: address.key, requestId: nil) {
                 stored, input in
                 guard let stored, let tombstone = LeaseEngine.purge(stored, now: input.now) else {
-                    return LeaseTransition(write: nil, reply: .notFound)
+                    return LeaseTransition(write: nil, reply: false)
                 }
-                return LeaseTransition(write: tombstone, reply: .notFound)
+                return LeaseTransition(write: tombstone, reply: true)
             }
             if purged.value.write != nil { report.leasesPurged += 1 }
         }
@@ -113,6 +134,8 @@ extension OnceStorage {
             .feedEvents(olderThanSeconds: Retention.feedSeconds), limit: batchSize)
         report.runEventsRemoved = try await removeExpired(
             .runEvents(olderThanSeconds: Retention.runEventSeconds), limit: batchSize)
+        report.agentLogsRemoved = try await removeExpired(
+            .agentLogs(olderThanSeconds: Retention.agentLogSeconds), limit: batchSize)
         return report
     }
 }

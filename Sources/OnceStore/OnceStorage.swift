@@ -33,10 +33,10 @@ public protocol OnceStorage: Sendable {
     // MARK: The two transition primitives
     /// Applies `decide` to the lease of (`accountId`, `key`) atomically; `usage` in the
     /// ``TransactionInput`` is the account's AI usage this month.
-    func transactLease(
+    func transactLease<Reply: Sendable & Equatable>(
         accountId: Int64, key: String, requestId: String?,
-        _ decide: @escaping @Sendable (LeaseRecord?, TransactionInput) -> LeaseTransition
-    ) async throws -> Decided<LeaseTransition>
+        _ decide: @escaping @Sendable (LeaseRecord?, TransactionInput) -> LeaseTransition<Reply>
+    ) async throws -> Decided<LeaseTransition<Reply>>
 
     /// Applies `decide` to the check-lock of (`accountId`, `key`) atomically; `usage` is the
     /// account's check-lock usage this month.
@@ -61,6 +61,30 @@ public protocol OnceStorage: Sendable {
     func accountSummary(account: AccountContext) async throws -> AccountSummary
     func updateNotifications(account: AccountContext, _ update: NotificationUpdate) async throws
         -> NotificationSettings
+
+    /// Writes effects that belong to no lease or check-lock (a 429's `rate_limited` metric,
+    /// a governed call's usage) in one transaction, dated by the store's clock.
+    func record(accountId: Int64, _ effects: Effects) async throws
+
+    // MARK: Governance (API §7–9)
+    /// Applies `decide` to the policy of (`accountId`, `agentId`) atomically: it receives the
+    /// stored policy object (nil when none) and the names of every tool registered in the
+    /// account; `.stored` is written, `.unknownTools` writes nothing.
+    func transactPolicy(
+        accountId: Int64, agentId: String,
+        _ decide: @escaping @Sendable ([String: JSONValue]?, Set<String>) -> PolicyWrite
+    ) async throws -> PolicyWrite
+    /// Stored policies by agent id, ascending; only `agentId`'s when given.
+    func policies(accountId: Int64, agentId: String?) async throws -> [(agentId: String, policy: [String: JSONValue])]
+    /// Turns the kill switch off (`enabled`) or on. Idempotent: disabling a disabled agent
+    /// keeps its first reason and time.
+    func setAgentEnabled(accountId: Int64, agentId: String, enabled: Bool, reason: String?) async throws -> AgentState
+    func agentState(accountId: Int64, agentId: String) async throws -> AgentState
+    func appendDecisions(accountId: Int64, _ decisions: [AgentDecision]) async throws
+    /// Newest first.
+    func agentLogs(accountId: Int64, agentId: String, limit: Int) async throws -> [AgentDecision]
+    /// Decisions with `ts` after the store's clock minus `seconds`.
+    func agentMetrics(accountId: Int64, agentId: String, sinceSecondsAgo seconds: Int) async throws -> AgentMetrics
 
     // MARK: Maintenance
     /// Up to `limit` keys whose rows `selection` picks, by the store's clock.
@@ -124,6 +148,7 @@ public enum ExpiringRows: Sendable, Equatable {
     case checkLocks
     case feedEvents(olderThanSeconds: Int)
     case runEvents(olderThanSeconds: Int)
+    case agentLogs(olderThanSeconds: Int)
 }
 
 /// The authenticated caller: every row it reads or writes is scoped by `accountId`.
@@ -295,8 +320,11 @@ public struct SweepReport: Sendable, Equatable {
     public var checkLocksRemoved = 0
     public var feedEventsRemoved = 0
     public var runEventsRemoved = 0
+    public var agentLogsRemoved = 0
     public init() {}
-    public var total: Int { leasesExpired + leasesPurged + checkLocksRemoved + feedEventsRemoved + runEventsRemoved }
+    public var total: Int {
+        leasesExpired + leasesPurged + checkLocksRemoved + feedEventsRemoved + runEventsRemoved + agentLogsRemoved
+    }
 }
 
 /// The one error type of the storage layer. Each store maps its database's errors into it once.

@@ -2,10 +2,10 @@ import GRDB
 import OnceCore
 
 extension SQLiteStore {
-    public func transactLease(
+    public func transactLease<Reply: Sendable & Equatable>(
         accountId: Int64, key: String, requestId: String?,
-        _ decide: @escaping @Sendable (LeaseRecord?, TransactionInput) -> LeaseTransition
-    ) async throws -> Decided<LeaseTransition> {
+        _ decide: @escaping @Sendable (LeaseRecord?, TransactionInput) -> LeaseTransition<Reply>
+    ) async throws -> Decided<LeaseTransition<Reply>> {
         try await write { db in
             let now = self.clock()
             let stored = try LeaseRow.fetch(db, accountId: accountId, key: key)
@@ -98,6 +98,12 @@ extension SQLiteStore {
                             """)
                 }
                 return removed
+            case .agentLogs(let age):
+                let cutoff = now.adding(seconds: -age)
+                try db.execute(
+                    sql: "DELETE FROM agent_logs WHERE id IN (SELECT id FROM agent_logs WHERE ts <= ? LIMIT ?)",
+                    arguments: [cutoff.milliseconds, limit])
+                return db.changesCount
             }
         }
     }

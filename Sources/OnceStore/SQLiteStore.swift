@@ -182,6 +182,59 @@ public final class SQLiteStore: OnceStorage {
                     CREATE INDEX runs_recent ON runs (account_id, last_ts, last_event_id);
                     """)
         }
+        // Governance (API §7–10). The tools table comes with the policies because a policy may
+        // only name registered tools.
+        migrator.registerMigration("v2") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE policies (
+                        account_id INTEGER NOT NULL,
+                        agent_id TEXT NOT NULL,
+                        policy TEXT NOT NULL,
+                        updated_at INTEGER NOT NULL,
+                        PRIMARY KEY (account_id, agent_id)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE agents (
+                        account_id INTEGER NOT NULL,
+                        agent_id TEXT NOT NULL,
+                        enabled INTEGER NOT NULL,
+                        disabled_reason TEXT,
+                        disabled_at INTEGER,
+                        PRIMARY KEY (account_id, agent_id)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE agent_logs (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        account_id INTEGER NOT NULL,
+                        agent_id TEXT NOT NULL,
+                        ts INTEGER NOT NULL,
+                        tool TEXT NOT NULL,
+                        decision TEXT NOT NULL,
+                        policy_reason TEXT NOT NULL,
+                        risk_level TEXT NOT NULL,
+                        args_hash TEXT,
+                        spend_usd REAL NOT NULL DEFAULT 0
+                    );
+                    CREATE INDEX agent_logs_agent ON agent_logs (account_id, agent_id, ts);
+                    CREATE INDEX agent_logs_ts ON agent_logs (ts);
+                    CREATE TABLE tools (
+                        account_id INTEGER NOT NULL,
+                        scope_id TEXT NOT NULL,
+                        name TEXT NOT NULL,
+                        url TEXT NOT NULL,
+                        auth_type TEXT NOT NULL,
+                        secret_sealed BLOB,
+                        secret_id TEXT,
+                        secret_mask TEXT,
+                        timeout_ms INTEGER NOT NULL,
+                        max_retries INTEGER NOT NULL,
+                        enabled INTEGER NOT NULL,
+                        description TEXT,
+                        created_at INTEGER NOT NULL,
+                        updated_at INTEGER NOT NULL,
+                        PRIMARY KEY (account_id, scope_id, name)
+                    ) WITHOUT ROWID;
+                    """)
+        }
         return migrator
     }
 }

@@ -45,6 +45,15 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds between retention sweeps (0 turns them off).")
     var sweepInterval = 60
 
+    @Option(
+        help: ArgumentHelp(
+            "Requests per second each API key may make (token bucket refill); 0 turns limiting off.",
+            discussion: "Counted per replica: behind several replicas a key may make up to that many times more."))
+    var rateLimit: Double = 50
+
+    @Option(help: "Requests a key may make at once before --rate-limit applies.")
+    var rateBurst = 100
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .warning
 
@@ -57,6 +66,8 @@ struct Serve: AsyncParsableCommand {
         guard bodyLimit >= 1024 else { throw ValidationError("--body-limit must be at least 1024") }
         guard sweepInterval >= 0 else { throw ValidationError("--sweep-interval must not be negative") }
         guard (1...300).contains(storeTimeout) else { throw ValidationError("--store-timeout must be 1–300 seconds") }
+        guard rateLimit >= 0, rateLimit.isFinite else { throw ValidationError("--rate-limit must be 0 or more") }
+        guard rateBurst >= 1 else { throw ValidationError("--rate-burst must be at least 1") }
     }
 
     func run() async throws {
@@ -71,7 +82,7 @@ struct Serve: AsyncParsableCommand {
         logger.logLevel = logLevel
         let configuration = ServerConfiguration(
             host: host, port: port, duplicateStatusCode: duplicate, minTTL: minTtl, bodyLimit: bodyLimit,
-            sweepInterval: sweepInterval)
+            sweepInterval: sweepInterval, rateLimit: rateLimit, rateBurst: rateBurst)
         let shownDatabase = try database.location.description
         let host = self.host
         try await database.withStore(durability: durability, timeout: .seconds(storeTimeout), logLevel: logLevel) {

@@ -8,6 +8,28 @@ import Testing
 @Suite struct LeaseEngineTests {
     // MARK: absent → lease
 
+    @Test func onlyTheNewHolderIsShownTheLeaseId() {
+        let options = LeaseCommand.Acquire(ttl: 60, newLeaseId: "lease_a")
+        let first = LeaseEngine.acquire(options, to: nil, key: "job", now: t0, quota: agency)
+        #expect(first.reply.visibleLeaseId == "lease_a")
+        let second = LeaseEngine.acquire(
+            LeaseCommand.Acquire(ttl: 60, newLeaseId: "lease_b"), to: first.write, key: "job", now: at(1),
+            quota: agency)
+        guard case .busy(let held, _) = second.reply else {
+            Issue.record("expected busy, got \(second.reply)")
+            return
+        }
+        #expect(held.leaseId == "lease_a")
+        #expect(second.reply.visibleLeaseId == nil)
+        let done = LeaseEngine.mutate(
+            .complete(leaseId: "lease_a", result: nil, resultHash: nil), to: first.write, now: at(2))
+        let finished = LeaseEngine.acquire(options, to: done.write, key: "job", now: at(3), quota: agency)
+        #expect(finished.reply.visibleLeaseId == nil)
+        #expect(
+            LeaseEngine.acquire(options, to: nil, key: "k", now: t0, quota: Quota(plan: .free, usage: 3_000))
+                .reply.visibleLeaseId == nil)
+    }
+
     @Test func absentAcquireGivesHeldVersionOneChargedOnce() {
         let t = run(acquire("lease_new", ttl: 90), on: nil, at: t0, quota: Quota(plan: .starter, usage: 41))
         let expected = LeaseRecord(

@@ -17,7 +17,7 @@ func acquire(
 
 func run(
     _ command: LeaseCommand, on stored: LeaseRecord?, at now: Timestamp, key: String = "job", quota: Quota = agency
-) -> LeaseTransition {
+) -> LeaseTransition<LeaseReply> {
     LeaseEngine.apply(command, to: stored, key: key, now: now, quota: quota)
 }
 

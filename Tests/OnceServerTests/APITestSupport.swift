@@ -2,11 +2,13 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import Logging
 import NIOCore
 import OnceCore
 import OnceServer
 import OnceStore
 import OnceStoreTestSupport
+import Synchronization
 import Testing
 
 /// A once-server router over a real store, driven in process through HummingbirdTesting.
@@ -16,13 +18,18 @@ struct APIHarness {
     let app: Application<RouterResponder<OnceRequestContext>>
 
     /// Over a fresh store of the kind `ONCE_TEST_STORE` names (SQLite unless it says postgres).
+    /// Rate limiting is off unless a test turns it on: the other suites send bursts that
+    /// would otherwise measure the limiter instead of what they test.
+    static let unlimited = ServerConfiguration(rateLimit: 0)
+
     init(
-        configuration: ServerConfiguration = ServerConfiguration(), plan: Plan = .agency,
-        store given: (any OnceStorage)? = nil
+        configuration: ServerConfiguration = APIHarness.unlimited, plan: Plan = .agency,
+        store given: (any OnceStorage)? = nil, logger: Logger? = nil
     ) async throws {
         if let given { store = given } else { store = try await TestStores.make() }
         key = try await store.createKey(plan: plan, name: "test", accountId: nil).key
-        app = Application(router: OnceServerApp.router(store: store, configuration: configuration))
+        let router = OnceServerApp.router(store: store, configuration: configuration)
+        app = Application(router: router, logger: logger ?? Logger(label: "once-server-tests"))
     }
 
     func run(_ body: @escaping @Sendable (APIClient) async throws -> Void) async throws {
@@ -79,4 +86,36 @@ struct APIClient: Sendable {
 extension HTTPField.Name {
     static let requestId = Self("X-Request-Id")!
     static let onceOnlyStatus = Self("X-OnceOnly-Status")!
+}
+
+/// Keeps every log record, to check what a request's log lines carry.
+final class CapturedLogs: Sendable {
+    struct Record: Sendable {
+        let message: String
+        let metadata: [String: String]
+    }
+
+    let records = Mutex<[Record]>([])
+
+    var logger: Logger {
+        Logger(label: "captured") { _ in CapturingHandler(sink: self) }
+    }
+
+    struct CapturingHandler: LogHandler {
+        let sink: CapturedLogs
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+
+        func log(event: LogEvent) {
+            var all = metadata
+            for (k, v) in event.metadata ?? [:] { all[k] = v }
+            let record = Record(message: "\(event.message)", metadata: all.mapValues { "\($0)" })
+            sink.records.withLock { $0.append(record) }
+        }
+    }
 }

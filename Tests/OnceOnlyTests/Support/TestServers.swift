@@ -75,14 +75,17 @@ struct OnceServerFixture: Sendable {
     }
 }
 
+/// Rate limiting is off unless `rateLimit` turns it on.
 func withOnceServer<T>(
     duplicateStatusCode: Int = 200, minTTL: Int = Rules.defaultMinTTL, plan: Plan = .agency,
+    rateLimit: Double = 0, rateBurst: Int = 100,
     _ body: (OnceServerFixture) async throws -> T
 ) async throws -> T {
     let store = try await TestStores.make()
     let key = try await store.createKey(plan: plan, name: nil, accountId: nil).key
     let configuration = ServerConfiguration(
-        host: "127.0.0.1", port: 0, duplicateStatusCode: duplicateStatusCode, minTTL: minTTL, sweepInterval: 0)
+        host: "127.0.0.1", port: 0, duplicateStatusCode: duplicateStatusCode, minTTL: minTTL, sweepInterval: 0,
+        rateLimit: rateLimit, rateBurst: rateBurst)
     return try await withApplication(
         { onListening in
             OnceServerApp.application(
