@@ -12,6 +12,7 @@ extension AuthenticatedContext {
                 FieldIssue(
                     type: "string_type", loc: ["path", name], msg: "Input should be a string of 1 to 256 characters"))
         }
+        if let issue = Rules.checkNoNUL(value, loc: ["path", name]) { throw APIError.invalid(issue) }
         return value
     }
 

@@ -112,6 +112,8 @@ struct BadInputAPITests {
                 ("/v1/usage?kind=other", "query.kind"),
                 ("/v1/runs?q=a%00", "query.q"),
                 ("/v1/runs/a%00b", "path.run_id"),
+                ("/v1/policies/a%00b", "path.agent_id"),
+                ("/v1/agents/a%00b/logs", "path.agent_id"),
                 ("/v1/metrics?from_day=2026-02-30&to_day=2026-03-01", "query.from_day"),
                 ("/v1/metrics?from_day=2026-03-02&to_day=2026-03-01", "query.from_day"),
                 ("/v1/metrics?from_day=2020-01-01&to_day=2026-03-01", "query.to_day"),

@@ -30,6 +30,11 @@ BODIES = {  # a valid body per POST endpoint; the fuzz mutates these
     "/v1/ai/cancel": {"key": "k", "lease_id": "lease_x", "reason": "r"},
     "/v1/events": {"run_id": "run_1", "type": "note", "ts": 1700000000, "duration_ms": 5, "data": {"x": 1}},
     "/v1/me/notifications": {"email_notifications_enabled": True},
+    "/v1/policies/bot": {"agent_id": "bot", "max_actions_per_hour": 10, "max_spend_usd_per_day": 5,
+                         "allowed_tools": [], "blocked_tools": []},
+    "/v1/policies/bot/from-template": {"agent_id": "bot", "template": "moderate", "overrides": {}},
+    "/v1/agents/bot/disable": {"reason": "r"},
+    "/v1/agents/bot/enable": {},
 }
 QUERIES = {  # GET endpoints and their valid query parameters
     "/v1/ai/status": {"key": "k"},
@@ -41,6 +46,10 @@ QUERIES = {  # GET endpoints and their valid query parameters
     "/v1/usage/all": {},
     "/v1/metrics": {"from_day": "2026-01-01", "to_day": "2026-01-31"},
     "/v1/me": {},
+    "/v1/policies": {},
+    "/v1/policies/bot": {},
+    "/v1/agents/bot/logs": {"limit": "100"},
+    "/v1/agents/bot/metrics": {"period": "day"},
 }
 
 
@@ -182,6 +191,9 @@ def corpus_requests():
     bad_json = [p.read_bytes() for p in sorted((CORPUS / "jsontestsuite").glob("n_*.json"))]
     big_key = "x" * 65536
     for path, valid in BODIES.items():
+        if path.startswith(("/v1/policies", "/v1/agents")):
+            reqs += governance_corpus(path, valid, bad_json)
+            continue
         field = next(iter(valid))
         reqs.append((f"{path} empty body", "POST", path, b"", {}, True, True))
         reqs.append((f"{path} not JSON", "POST", path, b"hello", {}, True, True))
@@ -229,10 +241,41 @@ def corpus_requests():
             for bad in ("", "%ff", "-1", "99999999999999999999", "%00", "x" * 70000):
                 target = f"{path}?{name}={bad}"
                 reqs.append((f"GET {target[:60]}", "GET", target, b"", {}, True, False))
-    for target in ("/v1/ai/%ff", "/v1/runs/%ff%fe", "/v1/runs/a%00b", "/v1/runs/" + "r" * 5000, "/v1/../../etc/passwd",
+    for target in ("/v1/policies/a%00b", "/v1/agents/a%00b/logs", "/v1/agents/%ff/metrics?period=day",
+                   "/v1/agents/bot/metrics?period=year", "/v1/agents/bot/logs?limit=0",
+                   "/v1/ai/%ff", "/v1/runs/%ff%fe", "/v1/runs/a%00b", "/v1/runs/" + "r" * 5000, "/v1/../../etc/passwd",
                    "/v1/nope", "/%00", "/v1/ai/status?key=%", "/v1/ai/status?key=k&key=j"):
         reqs.append((f"path {target[:40]}", "GET", target, b"", {}, True, False))
     return reqs
+
+
+def governance_corpus(path, valid, bad_json):
+    """Policy and agent bodies: what must be refused, and edge values that need only never 5xx
+    (an agent's enable takes an empty body; a policy's agent_id may come from the path alone)."""
+    must = []
+    either = [(f"{path} empty body", b""), (f"{path} not JSON", b"hello"), (f"{path} array", b"[1]")]
+    either += [(f"{path} JSONTestSuite n_ #{i}", b) for i, b in enumerate(bad_json[:40])]
+    if path == "/v1/policies/bot":
+        must += [(f"{path} {k}={v!r}"[:80], json.dumps({**valid, k: v}).encode()) for k, v in (
+            ("max_actions_per_hour", "ten"), ("max_actions_per_hour", -1), ("max_spend_usd_per_day", "5"),
+            ("allowed_tools", "send_email"), ("blocked_tools", [1]), ("agent_id", "other"), ("agent_id", 7),
+            ("allowed_tools", ["not.registered"]), ("allowed_tools", ["a\u0000b"]), ("max_calls_per_tool", [1]),
+            ("pricing_rules", {"x": 1}))]
+        either += [(f"{path} deep", b'{"agent_id":"bot","allowed_tools":' + b"[" * 100_000 + b"]" * 100_000 + b"}")]
+    elif path.endswith("from-template"):
+        must += [(f"{path} template={v!r}", json.dumps({**valid, "template": v}).encode())
+                 for v in ("nope", "", 7, None)]
+        must += [(f"{path} overrides=[]", json.dumps({**valid, "overrides": []}).encode())]
+    else:
+        either += [(f"{path} reason={v!r}"[:60], json.dumps({"reason": v}).encode())
+                   for v in (7, None, "", "r" * 100_000, "a\u0000b")]
+    out = [(label, "POST", path, body, {}, True, True) for label, body in must]
+    out += [(label, "POST", path, body, {}, True, False) for label, body in either]
+    out += [(f"{path} wrong method DELETE", "DELETE", path, b"", {}, True, True),
+            (f"{path} no auth", "POST", path, json.dumps(valid).encode(), {}, False, True),
+            (f"{path} bad key", "POST", path, json.dumps(valid).encode(), {"Authorization": "Bearer once_live_no"},
+             False, True)]
+    return out
 
 
 def test_f1_the_bad_request_corpus_gets_json_4xx_and_writes_nothing(deployment):
