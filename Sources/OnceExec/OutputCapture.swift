@@ -7,8 +7,8 @@ import Foundation
 
 /// With `--capture N`: the child writes into a pipe, once-exec copies every byte to its own
 /// stdout/stderr at once and keeps the last N bytes for the run record and `--replay`.
-public final class OutputTail: @unchecked Sendable {
-    public let writeFD: Int32
+package final class OutputTail: @unchecked Sendable {
+    package let writeFD: Int32
     private let readFD: Int32
     private let target: Int32
     private let limit: Int
@@ -21,7 +21,7 @@ public final class OutputTail: @unchecked Sendable {
     private let stopWrite: Int32
     private var stopped = false
 
-    public init(target: Int32, limit: Int) throws {
+    package init(target: Int32, limit: Int) throws {
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else { throw POSIXError(.EMFILE) }
         readFD = fds[0]
@@ -40,7 +40,7 @@ public final class OutputTail: @unchecked Sendable {
     }
 
     /// The parent's copy of the write end must go once the child has it, so EOF can come.
-    public func closeWriteEnd() { close(writeFD) }
+    package func closeWriteEnd() { close(writeFD) }
 
     private func pump() {
         var chunk = [UInt8](repeating: 0, count: 65536)
@@ -88,7 +88,7 @@ public final class OutputTail: @unchecked Sendable {
     /// (and die of SIGPIPE at its next write) when once-exec exits: the pipe is handed to a
     /// small drain process that goes on copying to once-exec's stdout/stderr until the helper
     /// closes it. The tail keeps only what arrived before.
-    public func finish(timeout: Double) -> (text: String, truncated: Bool, bytes: [UInt8]) {
+    package func finish(timeout: Double) -> (text: String, truncated: Bool, bytes: [UInt8]) {
         if done.wait(timeout: .now() + timeout) == .timedOut {
             var byte: UInt8 = 1
             _ = write(stopWrite, &byte, 1)

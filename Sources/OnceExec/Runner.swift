@@ -8,14 +8,14 @@ import OnceStore
 
 /// One `once-exec KEY -- COMMAND` invocation, from taking the lease to finishing it.
 @MainActor
-public struct Runner {
+package struct Runner {
     let options: ExecOptions
     let backend: any LeaseBackend
     let reporter: Reporter
     let environment: [String: String]
     let relay: SignalRelay
 
-    public init(options: ExecOptions, backend: any LeaseBackend, relay: SignalRelay, verbose: Bool = false) {
+    package init(options: ExecOptions, backend: any LeaseBackend, relay: SignalRelay, verbose: Bool = false) {
         self.relay = relay
         self.options = options
         self.backend = backend
@@ -29,7 +29,7 @@ public struct Runner {
             backend: backend.name, message: message)
     }
 
-    public func run() async -> ExecSummary {
+    package func run() async -> ExecSummary {
         // Resolve the command before touching the lease: a typo must not burn a run.
         let argv = options.shell ? ["/bin/sh", "-c", options.command.joined(separator: " ")] : options.command
         let path: String
@@ -184,6 +184,12 @@ public struct Runner {
             reporter.warn(error.description)
             return summary(.refused, error.description)
         }
+        // Another process holds the local file: the store is there and answers, so this is
+        // never a reason to run without a lease, whatever --if-unreachable says.
+        if case .busy = error {
+            reporter.warn("\(error.description); not running \(options.key)")
+            return summary(.busy, error.description)
+        }
         switch options.ifUnreachable {
         case .fail:
             reporter.warn(error.description)
@@ -206,6 +212,9 @@ public struct Runner {
         clock: ContinuousClock
     ) async -> ExecSummary {
         var env = environment
+        // The API key is once-exec's credential, not the job's: a job that logs its
+        // environment (or runs untrusted code) must not leak it. --pass-api-key opts in.
+        if !options.passAPIKey { env.removeValue(forKey: "ONCEONLY_API_KEY") }
         env["ONCE_KEY"] = options.key
         env["ONCE_RUN_ID"] = runId
         env["ONCE_LEASE_ID"] = lease?.leaseId ?? ""

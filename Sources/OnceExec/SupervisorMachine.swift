@@ -5,21 +5,21 @@
 #endif
 
 /// Timing rules for one supervised run.
-public struct SupervisorPolicy: Sendable, Equatable {
+package struct SupervisorPolicy: Sendable, Equatable {
     /// The lease TTL the server granted.
-    public var ttl: Duration
+    package var ttl: Duration
     /// Time between renewals (TTL/3 by default).
-    public var heartbeat: Duration
+    package var heartbeat: Duration
     /// Grace between SIGTERM and SIGKILL when once-exec stops the child.
-    public var killAfter: Duration
+    package var killAfter: Duration
     /// Slack for network delay and clock-rate differences, kept back from the TTL.
-    public var margin: Duration
-    public var maxRuntime: Duration?
-    public var onLeaseLost: LeaseLossPolicy
+    package var margin: Duration
+    package var maxRuntime: Duration?
+    package var onLeaseLost: LeaseLossPolicy
     /// False when running without a lease (`--if-unreachable run`): nothing to renew or lose.
-    public var leased: Bool
+    package var leased: Bool
 
-    public init(
+    package init(
         ttl: Duration, heartbeat: Duration? = nil, killAfter: Duration, margin: Duration? = nil,
         maxRuntime: Duration? = nil, onLeaseLost: LeaseLossPolicy = .stop, leased: Bool = true
     ) {
@@ -33,14 +33,14 @@ public struct SupervisorPolicy: Sendable, Equatable {
     }
 
     /// max(1 s, TTL/10): the Chubby-style conservative local lease.
-    public static func defaultMargin(ttl: Duration) -> Duration { max(.seconds(1), ttl / 10) }
+    package static func defaultMargin(ttl: Duration) -> Duration { max(.seconds(1), ttl / 10) }
 
     /// How long after a confirmed renewal was *sent* the child may run before SIGTERM, so that
     /// SIGKILL lands before the server could give the key to anyone else.
-    public var safeWindow: Duration { ttl - killAfter - margin }
+    package var safeWindow: Duration { ttl - killAfter - margin }
 }
 
-public enum LeaseLossPolicy: String, Sendable, CaseIterable, Codable {
+package enum LeaseLossPolicy: String, Sendable, CaseIterable, Codable {
     /// Stop the child's process group (SIGTERM, grace, SIGKILL).
     case stop
     /// Let the child finish, warn, and exit with the lease-lost code.
@@ -48,14 +48,14 @@ public enum LeaseLossPolicy: String, Sendable, CaseIterable, Codable {
 }
 
 /// Why once-exec stopped (or stops) the child.
-public enum StopReason: Sendable, Equatable {
+package enum StopReason: Sendable, Equatable {
     case leaseLost(LeaseLossCause)
     case maxRuntime
     /// A signal to once-exec, forwarded to the child's group.
     case signal(Int32)
 }
 
-public enum LeaseLossCause: String, Sendable, Equatable {
+package enum LeaseLossCause: String, Sendable, Equatable {
     /// No renewal was confirmed in time (service unreachable, or once-exec was paused).
     case deadline
     /// The service refused a renewal: the lease is no longer this run's.
@@ -63,7 +63,7 @@ public enum LeaseLossCause: String, Sendable, Equatable {
 }
 
 /// What the driver must do after an event.
-public enum SupervisorAction: Sendable, Equatable {
+package enum SupervisorAction: Sendable, Equatable {
     /// Send a renewal now; answer with `renewalSucceeded`, `renewalRejected` or `renewalFailed`
     /// carrying the same `sentAt`.
     case renew(sentAt: Duration)
@@ -74,7 +74,7 @@ public enum SupervisorAction: Sendable, Equatable {
 }
 
 /// Run-timeline event kinds once-exec writes (besides the server's own run_started/run_finished).
-public enum ExecEventKind: String, Sendable, Equatable, CaseIterable {
+package enum ExecEventKind: String, Sendable, Equatable, CaseIterable {
     case childSpawned = "child_spawned"
     case renewedLate = "renewed_late"
     case renewalFailed = "renewal_failed"
@@ -89,8 +89,8 @@ public enum ExecEventKind: String, Sendable, Equatable, CaseIterable {
 /// the run started on a monotonic clock. The driver owns the child, the clock and the network;
 /// this owns every decision, and it checks the lease deadline before anything else on every
 /// event, so a wrapper resumed after SIGSTOP stops its child before it renews or reports.
-public struct SupervisorMachine: Sendable {
-    public enum Phase: Sendable, Equatable {
+package struct SupervisorMachine: Sendable {
+    package enum Phase: Sendable, Equatable {
         case running
         /// SIGTERM sent; SIGKILL due at `killAt`.
         case terminating(killAt: Duration)
@@ -99,26 +99,26 @@ public struct SupervisorMachine: Sendable {
         case exited
     }
 
-    public let policy: SupervisorPolicy
-    public private(set) var phase: Phase = .running
+    package let policy: SupervisorPolicy
+    package private(set) var phase: Phase = .running
     /// The first reason once-exec had to stop the child, if any.
-    public private(set) var stopReason: StopReason?
+    package private(set) var stopReason: StopReason?
     /// Whether the lease is known or presumed lost (also in warn mode).
-    public private(set) var leaseLost: LeaseLossCause?
+    package private(set) var leaseLost: LeaseLossCause?
     /// Send time of the newest confirmed renewal (the acquire's send time at first).
-    public private(set) var confirmedSentAt: Duration
-    public private(set) var renewalInFlight: Duration?
-    public private(set) var nextRenewalAt: Duration
-    public private(set) var consecutiveFailures = 0
+    package private(set) var confirmedSentAt: Duration
+    package private(set) var renewalInFlight: Duration?
+    package private(set) var nextRenewalAt: Duration
+    package private(set) var consecutiveFailures = 0
 
-    public init(policy: SupervisorPolicy, acquiredSentAt: Duration = .zero) {
+    package init(policy: SupervisorPolicy, acquiredSentAt: Duration = .zero) {
         self.policy = policy
         self.confirmedSentAt = acquiredSentAt
         self.nextRenewalAt = acquiredSentAt + policy.heartbeat
     }
 
     /// Local deadline: SIGTERM no later than this unless a newer renewal is confirmed.
-    public var termDeadline: Duration { confirmedSentAt + policy.safeWindow }
+    package var termDeadline: Duration { confirmedSentAt + policy.safeWindow }
 
     private var renewing: Bool {
         policy.leased && leaseLost == nil && (phase == .running || isTerminating)
@@ -130,7 +130,7 @@ public struct SupervisorMachine: Sendable {
     }
 
     /// When the driver should call ``tick(now:)`` next if nothing else happens.
-    public var nextWake: Duration? {
+    package var nextWake: Duration? {
         var candidates: [Duration] = []
         if phase == .running, policy.leased, leaseLost == nil { candidates.append(termDeadline) }
         if renewing, renewalInFlight == nil { candidates.append(nextRenewalAt) }
@@ -140,7 +140,7 @@ public struct SupervisorMachine: Sendable {
     }
 
     /// Time passed: check deadlines first, then start a renewal when one is due.
-    public mutating func tick(now: Duration) -> [SupervisorAction] {
+    package mutating func tick(now: Duration) -> [SupervisorAction] {
         var actions: [SupervisorAction] = []
         if phase == .running, policy.leased, leaseLost == nil, now >= termDeadline {
             actions += loseLease(.deadline, now: now)
@@ -162,7 +162,7 @@ public struct SupervisorMachine: Sendable {
         return actions
     }
 
-    public mutating func renewalSucceeded(sentAt: Duration, now: Duration) -> [SupervisorAction] {
+    package mutating func renewalSucceeded(sentAt: Duration, now: Duration) -> [SupervisorAction] {
         // Deadline first: a confirmation that arrives after the deadline passed does not undo it.
         var actions = tick(now: now)
         guard renewalInFlight == sentAt else { return actions }
@@ -182,7 +182,7 @@ public struct SupervisorMachine: Sendable {
     }
 
     /// The service said the lease is not this run's any more: stop at once.
-    public mutating func renewalRejected(sentAt: Duration, now: Duration) -> [SupervisorAction] {
+    package mutating func renewalRejected(sentAt: Duration, now: Duration) -> [SupervisorAction] {
         var actions = tick(now: now)
         if renewalInFlight == sentAt { renewalInFlight = nil }
         if leaseLost == nil, phase != .exited { actions += loseLease(.rejected, now: now) }
@@ -191,7 +191,7 @@ public struct SupervisorMachine: Sendable {
 
     /// A renewal did not get an answer (network, timeout, 5xx): retry with backoff. The
     /// deadline, not the number of failures, decides when the child must stop.
-    public mutating func renewalFailed(sentAt: Duration, now: Duration, error: String) -> [SupervisorAction] {
+    package mutating func renewalFailed(sentAt: Duration, now: Duration, error: String) -> [SupervisorAction] {
         var actions = tick(now: now)
         guard renewalInFlight == sentAt else { return actions }
         renewalInFlight = nil
@@ -203,7 +203,7 @@ public struct SupervisorMachine: Sendable {
     }
 
     /// SIGINT, SIGTERM, SIGHUP or SIGQUIT reached once-exec: pass it to the child's group.
-    public mutating func signalReceived(_ signal: Int32, now: Duration) -> [SupervisorAction] {
+    package mutating func signalReceived(_ signal: Int32, now: Duration) -> [SupervisorAction] {
         var actions = tick(now: now)
         guard phase != .exited else { return actions }
         actions.append(.signalGroup(signal))
@@ -212,7 +212,7 @@ public struct SupervisorMachine: Sendable {
         return actions
     }
 
-    public mutating func childExited(now: Duration) {
+    package mutating func childExited(now: Duration) {
         phase = .exited
         renewalInFlight = nil
     }
@@ -244,7 +244,7 @@ public struct SupervisorMachine: Sendable {
     }
 }
 
-public func signalName(_ signal: Int32) -> String {
+package func signalName(_ signal: Int32) -> String {
     switch signal {
     case SIGINT: "SIGINT"
     case SIGTERM: "SIGTERM"
