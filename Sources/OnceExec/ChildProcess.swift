@@ -1,5 +1,6 @@
 import COnceSpawn
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -113,25 +114,27 @@ package final class ChildProcess: Sendable {
 }
 
 /// Hands the exit status from the waiting thread to whoever awaits it.
-final class ExitBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var status: ExitStatus?
-    private var waiters: [CheckedContinuation<ExitStatus, Never>] = []
+final class ExitBox: Sendable {
+    private struct State {
+        var status: ExitStatus?
+        var waiters: [CheckedContinuation<ExitStatus, Never>] = []
+    }
+    private let state = Mutex(State())
 
     func deliver(_ s: ExitStatus) {
-        let toResume = lock.withLock {
-            status = s
-            defer { waiters = [] }
-            return waiters
+        let toResume = state.withLock { state in
+            state.status = s
+            defer { state.waiters = [] }
+            return state.waiters
         }
         toResume.forEach { $0.resume(returning: s) }
     }
 
     func value() async -> ExitStatus {
         await withCheckedContinuation { continuation in
-            let ready: ExitStatus? = lock.withLock {
-                if let status { return status }
-                waiters.append(continuation)
+            let ready: ExitStatus? = state.withLock { state in
+                if let status = state.status { return status }
+                state.waiters.append(continuation)
                 return nil
             }
             if let ready { continuation.resume(returning: ready) }

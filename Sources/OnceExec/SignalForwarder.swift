@@ -9,10 +9,13 @@ import Synchronization
 /// Catches the signals once-exec forwards to its child's group. The sources are made in a
 /// plain (non-main-actor) function: a handler closure created in top-level code crashes on
 /// the first signal under Swift 6.
+///
+/// `@unchecked Sendable` is safe: its only state is an immutable array, set in `init`, of
+/// dispatch sources, whose `cancel()` is thread-safe (libdispatch's own guarantee; the
+/// `DispatchSourceSignal` protocol is just not annotated).
 package final class SignalForwarder: @unchecked Sendable {
     package static let forwarded: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT]
-    private var sources: [any DispatchSourceSignal] = []
-    private let queue = DispatchQueue(label: "once-exec.signals")
+    private let sources: [any DispatchSourceSignal]
 
     /// Saves the dispositions the child should get, then takes the signals over.
     package static func prepare() {
@@ -23,11 +26,12 @@ package final class SignalForwarder: @unchecked Sendable {
     }
 
     package init(onSignal: @escaping @Sendable (Int32) -> Void) {
-        for s in Self.forwarded {
+        let queue = DispatchQueue(label: "once-exec.signals")
+        sources = Self.forwarded.map { s in
             let source = DispatchSource.makeSignalSource(signal: s, queue: queue)
             source.setEventHandler { onSignal(s) }
             source.resume()
-            sources.append(source)
+            return source
         }
     }
 
