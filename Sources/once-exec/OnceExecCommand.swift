@@ -134,6 +134,12 @@ struct OnceExecCommand: AsyncParsableCommand {
 
     static func main() async {
         let raw = Array(CommandLine.arguments.dropFirst())
+        // Answered before argument-parser runs: its reflection over every option (Mirror and
+        // type lookups by mangled name) is most of a bare start's CPU time in a profile.
+        if raw == ["--version"] {
+            print(configuration.version)
+            return
+        }
         if raw == ["--help"] || raw == ["-h"] || raw == ["help"] {
             // The run options are what a newcomer needs: show them at the top level.
             print(OnceExecCommand.helpMessage(for: RunCommand.self))

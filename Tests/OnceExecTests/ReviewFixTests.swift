@@ -105,6 +105,15 @@ struct ReviewFixTests {
         #expect(b.sandbox.read("env") == "[\(secret)]")
     }
 
+    @Test("--version is answered before argument parsing, with the same text as the parser's")
+    func version() async throws {
+        let fast = try await runProcess(Binaries.onceExec, ["--version"])
+        let parsed = try await runProcess(Binaries.onceExec, ["run", "--version"])
+        #expect(fast.code == 0 && parsed.code == 0)
+        #expect(fast.stdout == "0.1.0\n")
+        #expect(fast.stdout == parsed.stdout)
+    }
+
     /// Completes `words` with the generated bash script, as bash's programmable completion would.
     func bashComplete(_ script: String, _ words: [String], sandbox: Sandbox) async throws -> [String] {
         let file = sandbox.path("completion.bash")
