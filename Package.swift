@@ -1,20 +1,54 @@
 // swift-tools-version:6.2
 import PackageDescription
 
+// once-exec supervises its child with Linux-only calls (PR_SET_PDEATHSIG from the forking
+// thread, the terminal handoff): it, its C shim and its tests are part of the package
+// only where they build. The platforms below are the SDK's.
+#if os(Linux)
+    let execProducts: [Product] = [.executable(name: "once-exec", targets: ["once-exec"])]
+    let execTargets: [Target] = [
+        .target(name: "COnceSpawn"),
+        .target(
+            name: "OnceExec",
+            dependencies: [
+                "OnceCore",
+                "OnceStore",
+                "OnceOnly",
+                "COnceSpawn",
+            ]
+        ),
+        .executableTarget(
+            name: "once-exec",
+            dependencies: [
+                "OnceExec",
+                "OnceCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "OnceExecTests",
+            dependencies: ["OnceExec", "OnceCore", "OnceStore", "OnceTestSupport"]
+        ),
+        // Fuzz targets over the parsers that take outside text (scripts/fuzz builds them with
+        // libFuzzer); a normal build replays the committed corpus instead (scripts/test).
+        .executableTarget(name: "once-fuzz", dependencies: ["OnceCore", "OnceExec"]),
+    ]
+#else
+    let execProducts: [Product] = []
+    let execTargets: [Target] = []
+#endif
+
 let package = Package(
     name: "once",
     // macOS 14 and its contemporaries: the OnceOnly SDK's newest APIs (ContinuousClock,
     // Task.sleep(for:), Date.ISO8601FormatStyle) need macOS 13 / iOS 16 / tvOS 16 / watchOS 9.
     platforms: [.macOS(.v14), .iOS(.v17), .tvOS(.v17), .watchOS(.v10), .visionOS(.v1)],
+    // Only the SDK is a library for users; the other modules are this package's internals
+    // (their cross-module API is `package`, not `public`).
     products: [
-        .library(name: "OnceCore", targets: ["OnceCore"]),
-        .library(name: "OnceStore", targets: ["OnceStore"]),
-        .library(name: "OnceServer", targets: ["OnceServer"]),
         .library(name: "OnceOnly", targets: ["OnceOnly"]),
-        .library(name: "OnceExec", targets: ["OnceExec"]),
         .executable(name: "once-server", targets: ["once-server"]),
-        .executable(name: "once-exec", targets: ["once-exec"]),
-    ],
+    ] + execProducts,
     dependencies: [
         .package(
             url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: ["FullFoundation"]),
@@ -73,27 +107,6 @@ let package = Package(
             ]
         ),
         .target(name: "OnceOnly", dependencies: ["OnceEncoding"]),
-        .target(name: "COnceSpawn"),
-        .target(
-            name: "OnceExec",
-            dependencies: [
-                "OnceCore",
-                "OnceStore",
-                "OnceOnly",
-                "COnceSpawn",
-            ]
-        ),
-        .executableTarget(
-            name: "once-exec",
-            dependencies: [
-                "OnceExec",
-                "OnceCore",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
-        ),
-        // Fuzz targets over the parsers that take outside text (scripts/fuzz builds them with
-        // libFuzzer); a normal build replays the committed corpus instead (scripts/test).
-        .executableTarget(name: "once-fuzz", dependencies: ["OnceCore", "OnceExec"]),
         .testTarget(name: "OnceCoreTests", dependencies: ["OnceCore", "OnceEncoding"]),
         .testTarget(
             name: "OnceOnlyTests",
@@ -104,10 +117,6 @@ let package = Package(
             ]
         ),
         .target(name: "OnceTestSupport", dependencies: ["OnceCore"], path: "Tests/OnceTestSupport"),
-        .testTarget(
-            name: "OnceExecTests",
-            dependencies: ["OnceExec", "OnceCore", "OnceStore", "OnceTestSupport"]
-        ),
         .target(
             name: "OnceStoreTestSupport",
             dependencies: ["OnceCore", "OnceStore", "OncePostgres"],
@@ -129,5 +138,5 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
-    ]
+    ] + execTargets
 )

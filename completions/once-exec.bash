@@ -178,17 +178,22 @@ _once-exec() {
         "_once-exec_${subcommand}"
         ;;
     *)
-        # Offer subcommand completions
-        COMPREPLY+=($(compgen -W 'run status timeline runs help' -- "${cur}"))
+        # Offer subcommand completions, and the run options: `run` is the default subcommand
+        COMPREPLY=()
+        unparsed_words=("${COMP_WORDS[@]:1:${COMP_CWORD}}")
+        _once-exec_run
+        if [[ "${COMP_CWORD}" -eq 1 ]]; then
+            COMPREPLY+=($(compgen -W 'run status timeline runs help' -- "${cur}"))
+        fi
         ;;
     esac
 }
 
 _once-exec_run() {
     repeating_flags=()
-    non_repeating_flags=(--join --retry-failed --replay --shell --json --quiet -q --verbose -v --version -h --help)
+    non_repeating_flags=(--join --retry-failed --replay --shell --pass-api-key --json --quiet -q --verbose -v --version -h --help)
     repeating_options=(--exit-code)
-    non_repeating_options=(--server --state --ttl --heartbeat --kill-after --max-runtime --wait --on-lease-lost --if-unreachable --capture --tz --slot-time)
+    non_repeating_options=(--server --state --busy-timeout --ttl --heartbeat --kill-after --max-runtime --wait --on-lease-lost --if-unreachable --capture --tz --slot-time)
     __once-exec_offer_flags_options -1
 
     # Offer option value completions
@@ -197,6 +202,9 @@ _once-exec_run() {
         return
         ;;
     '--state')
+        return
+        ;;
+    '--busy-timeout')
         return
         ;;
     '--ttl')
@@ -241,7 +249,7 @@ _once-exec_status() {
     repeating_flags=()
     non_repeating_flags=(--json --version -h --help)
     repeating_options=()
-    non_repeating_options=(--server --state --tz)
+    non_repeating_options=(--server --state --busy-timeout --tz)
     __once-exec_offer_flags_options 1
 
     # Offer option value completions
@@ -250,6 +258,9 @@ _once-exec_status() {
         return
         ;;
     '--state')
+        return
+        ;;
+    '--busy-timeout')
         return
         ;;
     '--tz')
@@ -262,7 +273,7 @@ _once-exec_timeline() {
     repeating_flags=()
     non_repeating_flags=(--json --version -h --help)
     repeating_options=()
-    non_repeating_options=(--server --state --key)
+    non_repeating_options=(--server --state --busy-timeout --key)
     __once-exec_offer_flags_options 1
 
     # Offer option value completions
@@ -271,6 +282,9 @@ _once-exec_timeline() {
         return
         ;;
     '--state')
+        return
+        ;;
+    '--busy-timeout')
         return
         ;;
     '--key')
@@ -283,7 +297,7 @@ _once-exec_runs() {
     repeating_flags=()
     non_repeating_flags=(--failed --json --version -h --help)
     repeating_options=()
-    non_repeating_options=(--server --state --key --since --limit)
+    non_repeating_options=(--server --state --busy-timeout --key --since --limit)
     __once-exec_offer_flags_options 0
 
     # Offer option value completions
@@ -292,6 +306,9 @@ _once-exec_runs() {
         return
         ;;
     '--state')
+        return
+        ;;
+    '--busy-timeout')
         return
         ;;
     '--key')

@@ -46,6 +46,11 @@ _once-exec() {
         '(-): :->command'
         '(-)*:: :->arg'
     )
+    # `run` is the default subcommand: without one, complete as `once-exec run`
+    if [[ "${words[2]}" != (run|status|timeline|runs|help) ]] && { (( CURRENT > 2 )) || [[ "${words[2]}" == -* ]] }; then
+        _once-exec_run
+        return
+    fi
     _arguments -w -s -S : "${arg_specs[@]}" && ret=0
     case "${state}" in
     command)
@@ -77,6 +82,7 @@ _once-exec_run() {
     local -ar arg_specs=(
         '--server[once-server base URL (default $ONCEONLY_BASE_URL); without one, leases live in the local --state file.]:url:'
         '--state[Local lease store (default $XDG_STATE_HOME/once/once-exec.sqlite).]:path:'
+        '--busy-timeout[How long to wait for another process that holds the local store'\''s file before giving up (exit 205 busy).]:duration:'
         '--ttl[Lease TTL in seconds; the lease is renewed every TTL/3 while COMMAND runs.]:ttl:'
         '--heartbeat[Time between renewals (default\: TTL/3; at least 100ms).]:duration:'
         '--kill-after[Grace between SIGTERM and SIGKILL when once-exec stops COMMAND.]:duration:'
@@ -89,9 +95,10 @@ _once-exec_run() {
         '--if-unreachable[When the lease service cannot be reached at start\: fail, skip (exit 0) or run without a lease.]:if-unreachable:{__once-exec_complete "${___if_unreachable[@]}"}'
         '--capture[Keep the last N bytes of stdout and of stderr in the run record.]:bytes:'
         '--shell[Run COMMAND through /bin/sh -c (joined with spaces). By default no shell is involved.]'
+        '--pass-api-key[Pass ONCEONLY_API_KEY on to COMMAND (by default COMMAND does not see once-exec'\''s credential).]'
         '--tz[Time zone for {date}, {hour}, {week}, {month} in KEY.]:zone:'
         '--slot-time[The slot'\''s time for KEY placeholders (ISO 8601, e.g. the scheduled time); default now.]:time:'
-        '*--exit-code[Remap an outcome'\''s exit code, e.g. held=1 (repeatable). Outcomes\: completed held failed lost unreachable skipped refused timeout spawn internal.]:outcome=n:'
+        '*--exit-code[Remap an outcome'\''s exit code, e.g. held=1 (repeatable). Outcomes\: completed held failed lost unreachable skipped refused timeout busy spawn internal.]:outcome=n:'
         '--json[Print one JSON summary object on stdout when done.]'
         '(--quiet -q)'{--quiet,-q}'[Say nothing when skipping.]'
         '(--verbose -v)'{--verbose,-v}'[Report waits, failed or late renewals and retries on stderr.]'
@@ -110,6 +117,7 @@ _once-exec_status() {
     local -ar arg_specs=(
         '--server[once-server base URL (default $ONCEONLY_BASE_URL); without one, leases live in the local --state file.]:url:'
         '--state[Local lease store (default $XDG_STATE_HOME/once/once-exec.sqlite).]:path:'
+        '--busy-timeout[How long to wait for another process that holds the local store'\''s file before giving up (exit 205 busy).]:duration:'
         '--tz[Time zone for placeholders in KEY.]:zone:'
         '--json[Print JSON.]'
         ':key:'
@@ -126,6 +134,7 @@ _once-exec_timeline() {
     local -ar arg_specs=(
         '--server[once-server base URL (default $ONCEONLY_BASE_URL); without one, leases live in the local --state file.]:url:'
         '--state[Local lease store (default $XDG_STATE_HOME/once/once-exec.sqlite).]:path:'
+        '--busy-timeout[How long to wait for another process that holds the local store'\''s file before giving up (exit 205 busy).]:duration:'
         '--key[Show the last run of this key instead of a run id.]:key:'
         '--json[Print JSON.]'
         ':run-id:'
@@ -142,6 +151,7 @@ _once-exec_runs() {
     local -ar arg_specs=(
         '--server[once-server base URL (default $ONCEONLY_BASE_URL); without one, leases live in the local --state file.]:url:'
         '--state[Local lease store (default $XDG_STATE_HOME/once/once-exec.sqlite).]:path:'
+        '--busy-timeout[How long to wait for another process that holds the local store'\''s file before giving up (exit 205 busy).]:duration:'
         '--key[Only keys that start with PREFIX.]:prefix:'
         '--failed[Only runs that did not complete (failed, timeout, lost, canceled, interrupted, expired).]'
         '--since[Only runs started within this long (e.g. 24h, 30m, 7d).]:duration:'

@@ -1,5 +1,6 @@
 import COnceSpawn
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -7,15 +8,15 @@ import Foundation
 
 /// The supervised command: leader of its own process group, with the terminal, if any,
 /// handed to that group while it runs.
-public final class ChildProcess: Sendable {
-    public let pid: pid_t
+package final class ChildProcess: Sendable {
+    package let pid: pid_t
 
-    public enum SpawnError: Error, Equatable, CustomStringConvertible {
+    package enum SpawnError: Error, Equatable, CustomStringConvertible {
         case notFound(String)
         case notExecutable(String, String)
         case failed(String, String)
 
-        public var description: String {
+        package var description: String {
             switch self {
             case .notFound(let c): "\(c): command not found"
             case .notExecutable(let c, let why): "\(c): cannot execute: \(why)"
@@ -26,7 +27,7 @@ public final class ChildProcess: Sendable {
 
     /// Finds `command` as a shell would: a name with a slash is a path, anything else is
     /// looked up in `PATH`.
-    public static func resolve(_ command: String, path: String?) throws(SpawnError) -> String {
+    package static func resolve(_ command: String, path: String?) throws(SpawnError) -> String {
         if command.contains("/") {
             guard FileManager.default.fileExists(atPath: command) else { throw .notFound(command) }
             return command
@@ -51,7 +52,7 @@ public final class ChildProcess: Sendable {
     /// The parent-death signal belongs to the *thread* that forks, not the process: forking
     /// from a pool thread that the runtime retires after a few idle seconds would SIGKILL a
     /// healthy child. This thread lives exactly as long as the child, and reaps it (no zombies).
-    public static func spawn(
+    package static func spawn(
         path: String, argv: [String], environment: [String: String], stdoutFD: Int32 = -1, stderrFD: Int32 = -1,
         takeTerminal: Bool = true
     ) async throws(SpawnError) -> ChildProcess {
@@ -104,34 +105,36 @@ public final class ChildProcess: Sendable {
     }
 
     /// Signals the whole group, so `sh -c 'sleep 100 & wait'` ends with its grandchildren.
-    public func signalGroup(_ signal: Int32) {
+    package func signalGroup(_ signal: Int32) {
         if kill(-pid, signal) != 0 { kill(pid, signal) }
     }
 
     /// Waits until the child has exited (its thread reaped it).
-    public func waitForExit() async -> ExitStatus { await exit.value() }
+    package func waitForExit() async -> ExitStatus { await exit.value() }
 }
 
 /// Hands the exit status from the waiting thread to whoever awaits it.
-final class ExitBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var status: ExitStatus?
-    private var waiters: [CheckedContinuation<ExitStatus, Never>] = []
+final class ExitBox: Sendable {
+    private struct State {
+        var status: ExitStatus?
+        var waiters: [CheckedContinuation<ExitStatus, Never>] = []
+    }
+    private let state = Mutex(State())
 
     func deliver(_ s: ExitStatus) {
-        let toResume = lock.withLock {
-            status = s
-            defer { waiters = [] }
-            return waiters
+        let toResume = state.withLock { state in
+            state.status = s
+            defer { state.waiters = [] }
+            return state.waiters
         }
         toResume.forEach { $0.resume(returning: s) }
     }
 
     func value() async -> ExitStatus {
         await withCheckedContinuation { continuation in
-            let ready: ExitStatus? = lock.withLock {
-                if let status { return status }
-                waiters.append(continuation)
+            let ready: ExitStatus? = state.withLock { state in
+                if let status = state.status { return status }
+                state.waiters.append(continuation)
                 return nil
             }
             if let ready { continuation.resume(returning: ready) }
@@ -140,7 +143,7 @@ final class ExitBox: @unchecked Sendable {
 }
 
 /// How the child ended.
-public enum ExitStatus: Sendable, Equatable {
+package enum ExitStatus: Sendable, Equatable {
     case exited(Int32)
     case signaled(Int32)
 
@@ -155,17 +158,17 @@ public enum ExitStatus: Sendable, Equatable {
     }
 
     /// The shell convention: the code, or 128+N for death by signal N.
-    public var shellCode: Int32 {
+    package var shellCode: Int32 {
         switch self {
         case .exited(let c): c
         case .signaled(let s): 128 + s
         }
     }
 
-    public var succeeded: Bool { self == .exited(0) }
+    package var succeeded: Bool { self == .exited(0) }
 
     /// `exit_3`, `signal_SIGKILL`: the lease's error code for a failed run.
-    public var errorCode: String {
+    package var errorCode: String {
         switch self {
         case .exited(let c): "exit_\(c)"
         case .signaled(let s): "signal_\(signalName(s))"

@@ -2,8 +2,8 @@ import Foundation
 
 /// Durations as users write them on the command line: `90`, `90s`, `1.5s`, `500ms`, `5m`,
 /// `1h30m`, `2d`. A bare number is seconds.
-public enum DurationText {
-    public static func parse(_ text: String) -> Duration? {
+package enum DurationText {
+    package static func parse(_ text: String) -> Duration? {
         let s = text.trimmingCharacters(in: .whitespaces)
         guard !s.isEmpty else { return nil }
         // The same ceiling as the unit form below: Int64 milliseconds would trap past ~2.9e8 years.
@@ -48,7 +48,7 @@ public enum DurationText {
     }
 
     /// `1h2m3s`, `1.5s`, `250ms`: short and exact enough for messages.
-    public static func format(_ d: Duration) -> String {
+    package static func format(_ d: Duration) -> String {
         let ms = d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000
         if ms < 1000 { return "\(ms)ms" }
         if ms < 60_000 {

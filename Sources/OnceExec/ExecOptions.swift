@@ -2,35 +2,38 @@ import Foundation
 import OnceCore
 
 /// Everything a run was asked to do, after the command line was parsed and checked.
-public struct ExecOptions: Sendable {
-    public var key: String
-    public var command: [String]
+package struct ExecOptions: Sendable {
+    package var key: String
+    package var command: [String]
     /// Lease TTL in seconds.
-    public var ttl: Int = 60
-    public var heartbeat: Duration?
-    public var killAfter: Duration = .seconds(10)
-    public var maxRuntime: Duration?
+    package var ttl: Int = 60
+    package var heartbeat: Duration?
+    package var killAfter: Duration = .seconds(10)
+    package var maxRuntime: Duration?
     /// nil: do not wait; `.infinity`-like large value: wait forever.
-    public var wait: Duration?
-    public var join = false
-    public var retryFailed = false
-    public var replay = false
-    public var onLeaseLost: LeaseLossPolicy = .stop
-    public var ifUnreachable: UnreachablePolicy = .fail
+    package var wait: Duration?
+    package var join = false
+    package var retryFailed = false
+    package var replay = false
+    package var onLeaseLost: LeaseLossPolicy = .stop
+    package var ifUnreachable: UnreachablePolicy = .fail
     /// Bytes of stdout and of stderr to keep (0: no capture, output untouched).
-    public var capture = 0
-    public var shell = false
-    public var json = false
-    public var quiet = false
-    public var exitCodes = ExitCodeMap()
+    package var capture = 0
+    package var shell = false
+    /// Whether COMMAND may see `ONCEONLY_API_KEY` (`--pass-api-key`); by default the
+    /// wrapper's credential stays with the wrapper.
+    package var passAPIKey = false
+    package var json = false
+    package var quiet = false
+    package var exitCodes = ExitCodeMap()
 
-    public init(key: String, command: [String]) {
+    package init(key: String, command: [String]) {
         self.key = key
         self.command = command
     }
 }
 
-public enum UnreachablePolicy: String, Sendable, CaseIterable {
+package enum UnreachablePolicy: String, Sendable, CaseIterable {
     /// Do not run; exit with the unreachable code.
     case fail
     /// Do not run; exit 0 (for best-effort de-duplication).
@@ -40,19 +43,36 @@ public enum UnreachablePolicy: String, Sendable, CaseIterable {
 }
 
 /// What a finished run reports (`--json` prints it).
-public struct ExecSummary: Sendable {
-    public var key: String
-    public var runId: String?
-    public var outcome: ExecOutcome
-    public var exitCode: Int32
-    public var fence: Int64?
-    public var leaseId: String?
-    public var backend: String
-    public var child: ExitStatus?
-    public var durationMs: Int64?
-    public var message: String?
+package struct ExecSummary: Sendable {
+    package var key: String
+    package var runId: String?
+    package var outcome: ExecOutcome
+    package var exitCode: Int32
+    package var fence: Int64?
+    package var leaseId: String?
+    package var backend: String
+    package var child: ExitStatus?
+    package var durationMs: Int64?
+    package var message: String?
 
-    public var json: JSONValue {
+    package init(
+        key: String, runId: String? = nil, outcome: ExecOutcome, exitCode: Int32, fence: Int64? = nil,
+        leaseId: String? = nil, backend: String, child: ExitStatus? = nil, durationMs: Int64? = nil,
+        message: String?
+    ) {
+        self.key = key
+        self.runId = runId
+        self.outcome = outcome
+        self.exitCode = exitCode
+        self.fence = fence
+        self.leaseId = leaseId
+        self.backend = backend
+        self.child = child
+        self.durationMs = durationMs
+        self.message = message
+    }
+
+    package var json: JSONValue {
         var o: [String: JSONValue] = [
             "key": .string(key), "outcome": .string(outcome.rawValue), "exit_code": .int(Int64(exitCode)),
             "backend": .string(backend),

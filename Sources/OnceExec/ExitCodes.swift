@@ -2,9 +2,9 @@
 /// `--exit-code OUTCOME=N`, as `flock -E` does for conflicts).
 ///
 /// The child's own exit code is passed through unchanged, and death by signal N is 128+N, so
-/// the wrapper's own outcomes use codes a shell does not: 200–204 and 206, sysexits' 64 (usage)
+/// the wrapper's own outcomes use codes a shell does not: 200–206, sysexits' 64 (usage)
 /// and 78 (refused by the service), and the shell's own 127 for a command that cannot start.
-public enum ExecOutcome: String, Sendable, CaseIterable, Codable {
+package enum ExecOutcome: String, Sendable, CaseIterable, Codable {
     /// The child ran; its exit code (or 128+signal) is the wrapper's.
     case ran
     /// The key was already completed; the child did not run.
@@ -30,10 +30,14 @@ public enum ExecOutcome: String, Sendable, CaseIterable, Codable {
     case usage
     /// The command could not be started (not found, not executable).
     case spawnFailed = "spawn"
+    /// The local store stayed locked by other processes past `--busy-timeout`; COMMAND did
+    /// not run. Not "unreachable": `--if-unreachable run` must not run a local job without
+    /// its lease because another writer holds the file for a while.
+    case busy
     /// Something failed inside once-exec itself (e.g. the local store cannot be opened).
     case internalError = "internal"
 
-    public var defaultCode: Int32 {
+    package var defaultCode: Int32 {
         switch self {
         case .ran: 0
         case .completed: 0
@@ -47,23 +51,24 @@ public enum ExecOutcome: String, Sendable, CaseIterable, Codable {
         case .interrupted: 130
         case .usage: 64
         case .spawnFailed: 127
+        case .busy: 205
         case .internalError: 206
         }
     }
 }
 
 /// The exit codes in force for one run after `--exit-code` remaps.
-public struct ExitCodeMap: Sendable, Equatable {
+package struct ExitCodeMap: Sendable, Equatable {
     private var codes: [ExecOutcome: Int32] = [:]
 
-    public init() {}
+    package init() {}
 
-    public func code(for outcome: ExecOutcome) -> Int32 { codes[outcome] ?? outcome.defaultCode }
+    package func code(for outcome: ExecOutcome) -> Int32 { codes[outcome] ?? outcome.defaultCode }
 
-    public func isRemapped(_ outcome: ExecOutcome) -> Bool { codes[outcome] != nil }
+    package func isRemapped(_ outcome: ExecOutcome) -> Bool { codes[outcome] != nil }
 
     /// Parses `OUTCOME=N` (N in 0–255). `ran` cannot be remapped: it is the child's own code.
-    public mutating func apply(_ spec: String) throws(ExitCodeMapError) {
+    package mutating func apply(_ spec: String) throws(ExitCodeMapError) {
         let parts = spec.split(separator: "=", maxSplits: 1).map(String.init)
         // `ran` is the child's own code; `usage` and `interrupted` happen before or outside any mapping.
         guard parts.count == 2, let outcome = ExecOutcome(rawValue: parts[0]),
@@ -76,9 +81,9 @@ public struct ExitCodeMap: Sendable, Equatable {
     }
 }
 
-public enum ExitCodeMapError: Error, CustomStringConvertible {
+package enum ExitCodeMapError: Error, CustomStringConvertible {
     case badSpec(String)
-    public var description: String {
+    package var description: String {
         switch self {
         case .badSpec(let s):
             "bad --exit-code \(s): expected OUTCOME=N with N in 0-255 and OUTCOME one of "

@@ -3,8 +3,8 @@ import Foundation
 /// Slot keys: `backup:{date}` runs once per day across a fleet. Placeholders are expanded
 /// from the slot time (the intended schedule time when `--slot-time` gives it, else now) in a
 /// chosen time zone, so a late cron start still lands in its own slot.
-public struct KeyTemplate: Sendable {
-    public static let placeholders: [String: String] = [
+package struct KeyTemplate: Sendable {
+    package static let placeholders: [String: String] = [
         "date": "YYYY-MM-DD",
         "hour": "YYYY-MM-DDTHH",
         "minute": "YYYY-MM-DDTHH:MM",
@@ -13,11 +13,11 @@ public struct KeyTemplate: Sendable {
         "year": "YYYY",
     ]
 
-    public enum Problem: Error, Equatable, CustomStringConvertible {
+    package enum Problem: Error, Equatable, CustomStringConvertible {
         case unknownPlaceholder(String)
         case unclosedBrace
 
-        public var description: String {
+        package var description: String {
             switch self {
             case .unknownPlaceholder(let name):
                 "unknown placeholder {\(name)} in KEY; known: "
@@ -27,13 +27,13 @@ public struct KeyTemplate: Sendable {
         }
     }
 
-    public let text: String
+    package let text: String
 
-    public init(_ text: String) { self.text = text }
+    package init(_ text: String) { self.text = text }
 
-    public var hasPlaceholders: Bool { text.contains("{") }
+    package var hasPlaceholders: Bool { text.contains("{") }
 
-    public func expand(at instant: Date, in zone: TimeZone) throws(Problem) -> String {
+    package func expand(at instant: Date, in zone: TimeZone) throws(Problem) -> String {
         let date = instant
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = zone

@@ -3,7 +3,7 @@ import OnceCore
 /// Where once-exec's leases live: the embedded SQLite store (``LocalBackend``) or a shared
 /// once-server (``RemoteBackend``). Both run the same engine rules, so a run behaves the same
 /// on either.
-public protocol LeaseBackend: Sendable {
+package protocol LeaseBackend: Sendable {
     /// A short description for messages (`local store /path` or `server http://…`).
     var name: String { get }
 
@@ -24,38 +24,48 @@ public protocol LeaseBackend: Sendable {
     func runPage(limit: Int, offset: Int) async throws(BackendError) -> [RunPageItem]
 }
 
-public struct RunPageItem: Sendable, Equatable {
-    public var runId: String
+package struct RunPageItem: Sendable, Equatable {
+    package var runId: String
     /// Unix milliseconds (the server reports seconds; they are scaled).
-    public var lastTs: Int64
+    package var lastTs: Int64
 }
 
-public enum BackendError: Error, Sendable, Equatable, CustomStringConvertible {
+package enum BackendError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The service did not answer (connection refused, timeout, 5xx).
     case unreachable(String)
     /// It answered with a refusal that is not about the lease (auth, quota, validation).
     case refused(status: Int, message: String)
     /// The local store failed.
     case storage(String)
+    /// The local store stayed locked by another process past its busy timeout.
+    case busy(String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .unreachable(let m): "lease service unreachable: \(m)"
         case .refused(_, let m): "lease service refused the request: \(m)"
         case .storage(let m): "local store error: \(m)"
+        case .busy(let m): "local store busy: \(m)"
         }
     }
 }
 
-public struct Lease: Sendable, Equatable {
-    public var key: String
-    public var leaseId: String
+package struct Lease: Sendable, Equatable {
+    package var key: String
+    package var leaseId: String
     /// The fencing token: strictly increasing per key.
-    public var version: Int64
-    public var ttl: Int
+    package var version: Int64
+    package var ttl: Int
+
+    package init(key: String, leaseId: String, version: Int64, ttl: Int) {
+        self.key = key
+        self.leaseId = leaseId
+        self.version = version
+        self.ttl = ttl
+    }
 }
 
-public enum AcquireResult: Sendable, Equatable {
+package enum AcquireResult: Sendable, Equatable {
     case acquired(Lease)
     /// Someone else holds it; `ttlLeft` seconds at most until it lapses.
     case held(ttlLeft: Int?)
@@ -63,30 +73,30 @@ public enum AcquireResult: Sendable, Equatable {
     case finished(KeyStatus)
 }
 
-public enum RenewResult: Sendable, Equatable {
+package enum RenewResult: Sendable, Equatable {
     case renewed
     /// The lease is not this run's any more.
     case rejected(String)
 }
 
-public enum FinishResult: Sendable, Equatable {
+package enum FinishResult: Sendable, Equatable {
     case done
     case rejected(String)
 }
 
 /// A key's state as once-exec reports it.
-public struct KeyStatus: Sendable, Equatable {
+package struct KeyStatus: Sendable, Equatable {
     /// `in_progress`, `completed`, `failed`, `canceled`.
-    public var status: String
-    public var version: Int64
-    public var errorCode: String?
-    public var doneAt: String?
-    public var firstSeenAt: String?
-    public var ttlLeft: Int?
+    package var status: String
+    package var version: Int64
+    package var errorCode: String?
+    package var doneAt: String?
+    package var firstSeenAt: String?
+    package var ttlLeft: Int?
     /// The stored run record (see ``RunRecord``), when the run stored one.
-    public var result: JSONValue?
+    package var result: JSONValue?
 
-    public init(
+    package init(
         status: String, version: Int64, errorCode: String? = nil, doneAt: String? = nil, firstSeenAt: String? = nil,
         ttlLeft: Int? = nil, result: JSONValue? = nil
     ) {
@@ -100,11 +110,11 @@ public struct KeyStatus: Sendable, Equatable {
     }
 }
 
-public struct StoredEvent: Sendable, Equatable {
-    public var id: Int64
-    public var ts: Int64
-    public var type: String
-    public var status: String?
-    public var message: String?
-    public var data: JSONValue?
+package struct StoredEvent: Sendable, Equatable {
+    package var id: Int64
+    package var ts: Int64
+    package var type: String
+    package var status: String?
+    package var message: String?
+    package var data: JSONValue?
 }

@@ -9,7 +9,7 @@ import Synchronization
 
 /// Leases in a SQLite file on this host: like flock, no server. Several once-exec processes
 /// share the file; SQLite's locking serialises their transactions.
-public struct LocalBackend: LeaseBackend {
+package struct LocalBackend: LeaseBackend {
     let store: SQLiteStore
     let account: AccountContext
     /// Timeline events wait here and go into the next lease transaction, so a run costs two
@@ -26,16 +26,33 @@ public struct LocalBackend: LeaseBackend {
         }
     }
 
-    public var name: String { "local store \(store.path)" }
+    package var name: String { "local store \(store.path)" }
 
-    public init(path: String) throws(BackendError) {
+    /// - Parameter busyTimeout: how long a transaction waits for another process's write
+    ///   transaction on the file before the store counts as busy (``BackendError/busy(_:)``).
+    package init(path: String, busyTimeout: Duration = .seconds(10)) throws(BackendError) {
         try Self.prepare(path)
+        let seconds = Double(busyTimeout.components.seconds) + Double(busyTimeout.components.attoseconds) / 1e18
         do {
-            store = try SQLiteStore(path: path, recordsActivity: false)
+            store = try SQLiteStore(path: path, recordsActivity: false, busyTimeout: seconds)
             account = try store.localAccount()
         } catch {
+            if Self.isBusy(error) { throw .busy(Self.busyMessage(path, busyTimeout)) }
             throw .storage("cannot open \(path): \(Self.plain(error))")
         }
+        self.busyTimeout = busyTimeout
+    }
+
+    let busyTimeout: Duration
+
+    /// SQLite's busy and locked results, which the store reports as "unavailable".
+    static func isBusy(_ error: any Error) -> Bool {
+        if case .unavailable? = error as? StoreError { return true }
+        return false
+    }
+
+    package static func busyMessage(_ path: String, _ timeout: Duration) -> String {
+        "\(path) stayed locked by another process for \(DurationText.format(timeout)) (--busy-timeout)"
     }
 
     /// Creates the store's directory and file before SQLite does, so both honour the umask
@@ -83,7 +100,7 @@ public struct LocalBackend: LeaseBackend {
     /// The default store: `$XDG_STATE_HOME/once/once-exec.sqlite` when XDG_STATE_HOME is an
     /// absolute path (the XDG spec ignores relative ones), else `$HOME/.local/state/once/…`,
     /// else the passwd entry's home.
-    public static func defaultPath(environment: [String: String] = ProcessInfo.processInfo.environment)
+    package static func defaultPath(environment: [String: String] = ProcessInfo.processInfo.environment)
         throws(BackendError) -> String
     {
         let base: String
@@ -103,11 +120,12 @@ public struct LocalBackend: LeaseBackend {
         do {
             return try await body()
         } catch {
+            if Self.isBusy(error) { throw .busy(Self.busyMessage(store.path, busyTimeout)) }
             throw .storage("\(store.path): \(Self.plain(error))")
         }
     }
 
-    public func acquire(key: String, ttl: Int, runId: String, retryFailed: Bool) async throws(BackendError)
+    package func acquire(key: String, ttl: Int, runId: String, retryFailed: Bool) async throws(BackendError)
         -> AcquireResult
     {
         let acquire = LeaseCommand.Acquire(
@@ -130,7 +148,7 @@ public struct LocalBackend: LeaseBackend {
         }
     }
 
-    public func extend(key: String, leaseId: String, ttl: Int) async throws(BackendError) -> RenewResult {
+    package func extend(key: String, leaseId: String, ttl: Int) async throws(BackendError) -> RenewResult {
         let events = pending.take()
         let reply = try await run {
             try await store.mutate(
@@ -140,17 +158,17 @@ public struct LocalBackend: LeaseBackend {
         return .rejected(Self.describe(reply))
     }
 
-    public func complete(key: String, leaseId: String, record: JSONValue) async throws(BackendError) -> FinishResult {
+    package func complete(key: String, leaseId: String, record: JSONValue) async throws(BackendError) -> FinishResult {
         try await finish(key, .complete(leaseId: leaseId, result: record, resultHash: nil))
     }
 
-    public func fail(key: String, leaseId: String, errorCode: String, record: JSONValue) async throws(BackendError)
+    package func fail(key: String, leaseId: String, errorCode: String, record: JSONValue) async throws(BackendError)
         -> FinishResult
     {
         try await finish(key, .fail(leaseId: leaseId, errorCode: errorCode, errorHash: nil, result: record))
     }
 
-    public func cancel(key: String, leaseId: String, reason: String) async throws(BackendError) -> FinishResult {
+    package func cancel(key: String, leaseId: String, reason: String) async throws(BackendError) -> FinishResult {
         try await finish(key, .cancel(leaseId: leaseId, reason: reason))
     }
 
@@ -165,7 +183,7 @@ public struct LocalBackend: LeaseBackend {
         }
     }
 
-    public func status(key: String) async throws(BackendError) -> KeyStatus? {
+    package func status(key: String) async throws(BackendError) -> KeyStatus? {
         let record = try await run { try await store.leaseRecord(account: account, key: key) }
         return record.map { Self.status($0, now: store.now()) }
     }
@@ -186,13 +204,13 @@ public struct LocalBackend: LeaseBackend {
         }
     }
 
-    public func record(runId: String, event: RunEvent) async {
+    package func record(runId: String, event: RunEvent) async {
         var event = event
         event.runId = runId
         pending.add(event)
     }
 
-    public func timeline(runId: String) async throws(BackendError) -> [StoredEvent] {
+    package func timeline(runId: String) async throws(BackendError) -> [StoredEvent] {
         let t = try await run { try await store.runTimeline(account: account, runId: runId, limit: 2000, offset: 0) }
         return t.events.map {
             StoredEvent(
@@ -201,14 +219,14 @@ public struct LocalBackend: LeaseBackend {
         }
     }
 
-    public func recordRun(runId: String, record: JSONValue) async {
+    package func recordRun(runId: String, record: JSONValue) async {
         let event = RunEvent(
             runId: runId, type: RunRecord.eventType, ts: store.now(), status: record["outcome"]?.stringValue,
             message: record["message"]?.stringValue, data: record)
         _ = try? await store.appendRunEvent(account: account, event)
     }
 
-    public func runPage(limit: Int, offset: Int) async throws(BackendError) -> [RunPageItem] {
+    package func runPage(limit: Int, offset: Int) async throws(BackendError) -> [RunPageItem] {
         let list = try await run {
             try await store.listRuns(account: account, limit: limit, offset: offset, prefix: nil)
         }

@@ -1,5 +1,6 @@
 import COnceSpawn
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -7,21 +8,26 @@ import Foundation
 
 /// With `--capture N`: the child writes into a pipe, once-exec copies every byte to its own
 /// stdout/stderr at once and keeps the last N bytes for the run record and `--replay`.
-public final class OutputTail: @unchecked Sendable {
-    public let writeFD: Int32
+package final class OutputTail: Sendable {
+    package let writeFD: Int32
     private let readFD: Int32
     private let target: Int32
     private let limit: Int
-    private let lock = NSLock()
-    private var buffer: [UInt8] = []
-    private var truncated = false
-    private let done = DispatchSemaphore(value: 0)
+    /// What the pump thread shares with ``finish(timeout:)``.
+    private struct State {
+        var buffer: [UInt8] = []
+        var truncated = false
+        /// The pump left the pipe to a drain process (told to stop) instead of reading to EOF.
+        var stopped = false
+        var pumpDone = false
+        var waiter: CheckedContinuation<Void, Never>?
+    }
+    private let state = Mutex(State())
     /// Written to tell the pump to stop reading and leave the pipe to a drain process.
     private let stopRead: Int32
     private let stopWrite: Int32
-    private var stopped = false
 
-    public init(target: Int32, limit: Int) throws {
+    package init(target: Int32, limit: Int) throws {
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else { throw POSIXError(.EMFILE) }
         readFD = fds[0]
@@ -40,7 +46,7 @@ public final class OutputTail: @unchecked Sendable {
     }
 
     /// The parent's copy of the write end must go once the child has it, so EOF can come.
-    public func closeWriteEnd() { close(writeFD) }
+    package func closeWriteEnd() { close(writeFD) }
 
     private func pump() {
         var chunk = [UInt8](repeating: 0, count: 65536)
@@ -52,7 +58,7 @@ public final class OutputTail: @unchecked Sendable {
             let ready = poll(&fds, 2, -1)
             if ready < 0, errno == EINTR { continue }
             if fds[1].revents != 0 {
-                lock.withLock { stopped = true }
+                state.withLock { $0.stopped = true }
                 break
             }
             let n = chunk.withUnsafeMutableBytes { read(readFD, $0.baseAddress, $0.count) }
@@ -67,19 +73,35 @@ public final class OutputTail: @unchecked Sendable {
                 if w <= 0 { break }
                 offset += w
             }
-            lock.withLock {
-                buffer.append(contentsOf: chunk[0..<n])
-                if buffer.count > limit {
-                    buffer.removeFirst(buffer.count - limit)
-                    truncated = true
+            state.withLock { s in
+                s.buffer.append(contentsOf: chunk[0..<n])
+                if s.buffer.count > limit {
+                    s.buffer.removeFirst(s.buffer.count - limit)
+                    s.truncated = true
                 }
             }
             // The reader downstream went away (`| head`): close our end too, so the child's next
             // write fails as it would have without once-exec in between (SIGPIPE).
             if closed { break }
         }
-        if !lock.withLock({ stopped }) { close(readFD) }
-        done.signal()
+        let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            if !s.stopped { close(readFD) }
+            s.pumpDone = true
+            defer { s.waiter = nil }
+            return s.waiter
+        }
+        waiter?.resume()
+    }
+
+    /// Returns when the pump thread has ended (read to EOF, or been told to stop).
+    private func pumpEnded() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let done = state.withLock { s in
+                if !s.pumpDone { s.waiter = continuation }
+                return s.pumpDone
+            }
+            if done { continuation.resume() }
+        }
     }
 
     /// Waits until the pipe is drained, or `timeout` passes (a grandchild may keep it open).
@@ -88,18 +110,27 @@ public final class OutputTail: @unchecked Sendable {
     /// (and die of SIGPIPE at its next write) when once-exec exits: the pipe is handed to a
     /// small drain process that goes on copying to once-exec's stdout/stderr until the helper
     /// closes it. The tail keeps only what arrived before.
-    public func finish(timeout: Double) -> (text: String, truncated: Bool, bytes: [UInt8]) {
-        if done.wait(timeout: .now() + timeout) == .timedOut {
-            var byte: UInt8 = 1
-            _ = write(stopWrite, &byte, 1)
-            done.wait()
-            if lock.withLock({ stopped }) {
-                once_drain(readFD, target)
-                close(readFD)
+    package func finish(timeout: Duration) async -> (text: String, truncated: Bool, bytes: [UInt8]) {
+        let drained = await withTaskGroup(of: Bool.self, returning: Bool.self) { group in
+            group.addTask {
+                await self.pumpEnded(); return true
             }
+            group.addTask { (try? await Task.sleep(for: timeout)) == nil }
+            let first = await group.next() ?? true
+            if !first {
+                // Timed out: tell the pump to stop; the pumpEnded task then returns at once.
+                var byte: UInt8 = 1
+                _ = write(stopWrite, &byte, 1)
+            }
+            group.cancelAll()
+            return first
+        }
+        if !drained, state.withLock({ $0.stopped }) {
+            once_drain(readFD, target)
+            close(readFD)
         }
         close(stopRead)
         close(stopWrite)
-        return lock.withLock { (String(decoding: buffer, as: UTF8.self), truncated, buffer) }
+        return state.withLock { (String(decoding: $0.buffer, as: UTF8.self), $0.truncated, $0.buffer) }
     }
 }

@@ -3,20 +3,20 @@ import OnceCore
 import OnceOnly
 
 /// Leases on a once-server shared by many hosts, through the Swift SDK's transport.
-public struct RemoteBackend: LeaseBackend {
+package struct RemoteBackend: LeaseBackend {
     let client: OnceOnlyClient
 
-    public var name: String { "server \(client.baseURL)" }
+    package var name: String { "server \(client.baseURL)" }
 
     /// - Parameter timeout: per request; renewals must get an answer well inside the lease.
-    public init(baseURL: String, apiKey: String, timeout: Double = 5) throws {
+    package init(baseURL: String, apiKey: String, timeout: Double = 5) throws {
         client = try OnceOnlyClient(
             apiKey: apiKey, baseURL: baseURL, timeout: timeout, failOpen: false, maxRetries429: 0)
     }
 
     /// Why `url` cannot be a server URL (nil when it can): it needs http:// or https:// and a
     /// host. A typo must be a usage error, not an outage that `--if-unreachable run` runs through.
-    public static func problem(with url: String) -> String? {
+    package static func problem(with url: String) -> String? {
         guard let c = URLComponents(string: url), let scheme = c.scheme?.lowercased() else {
             return "not a URL (write it as http://HOST:PORT)"
         }
@@ -62,7 +62,7 @@ public struct RemoteBackend: LeaseBackend {
         }
     }
 
-    public func acquire(key: String, ttl: Int, runId: String, retryFailed: Bool) async throws(BackendError)
+    package func acquire(key: String, ttl: Int, runId: String, retryFailed: Bool) async throws(BackendError)
         -> AcquireResult
     {
         var body: JSONObject = ["key": .string(key), "ttl": .int(ttl), "metadata": .object(["run_id": .string(runId)])]
@@ -87,7 +87,7 @@ public struct RemoteBackend: LeaseBackend {
         }
     }
 
-    public func extend(key: String, leaseId: String, ttl: Int) async throws(BackendError) -> RenewResult {
+    package func extend(key: String, leaseId: String, ttl: Int) async throws(BackendError) -> RenewResult {
         let (status, json) = try await call(
             "POST", "/ai/extend", body: ["key": .string(key), "lease_id": .string(leaseId), "ttl": .int(ttl)])
         if status == 200 { return .renewed }
@@ -95,12 +95,12 @@ public struct RemoteBackend: LeaseBackend {
         return .rejected(Self.describe(json))
     }
 
-    public func complete(key: String, leaseId: String, record: JSONValue) async throws(BackendError) -> FinishResult {
+    package func complete(key: String, leaseId: String, record: JSONValue) async throws(BackendError) -> FinishResult {
         try await finish(
             "/ai/complete", ["key": .string(key), "lease_id": .string(leaseId), "result": JSON(record)])
     }
 
-    public func fail(key: String, leaseId: String, errorCode: String, record: JSONValue) async throws(BackendError)
+    package func fail(key: String, leaseId: String, errorCode: String, record: JSONValue) async throws(BackendError)
         -> FinishResult
     {
         // `result` on /ai/fail is once-server's extension; other servers ignore it.
@@ -112,7 +112,7 @@ public struct RemoteBackend: LeaseBackend {
             ])
     }
 
-    public func cancel(key: String, leaseId: String, reason: String) async throws(BackendError) -> FinishResult {
+    package func cancel(key: String, leaseId: String, reason: String) async throws(BackendError) -> FinishResult {
         try await finish("/ai/cancel", ["key": .string(key), "lease_id": .string(leaseId), "reason": .string(reason)])
     }
 
@@ -123,7 +123,7 @@ public struct RemoteBackend: LeaseBackend {
         return .rejected(Self.describe(json))
     }
 
-    public func status(key: String) async throws(BackendError) -> KeyStatus? {
+    package func status(key: String) async throws(BackendError) -> KeyStatus? {
         let (status, json) = try await call("GET", "/ai/status", query: ["key": key])
         if Self.isKeyNotFound(status, json) { return nil }
         guard status == 200, json["status"]?.stringValue != nil else { throw notAnAnswer("/ai/status", status, json) }
@@ -147,7 +147,7 @@ public struct RemoteBackend: LeaseBackend {
         return detail["message"]?.stringValue.map { "\(code): \($0)" } ?? code
     }
 
-    public func record(runId: String, event: RunEvent) async {
+    package func record(runId: String, event: RunEvent) async {
         // No `ts`: the server stamps its own time, which orders these events among its own
         // run_started/run_finished (whole client seconds would sort before them).
         var body: JSONObject = ["run_id": .string(runId), "type": .string(event.type)]
@@ -158,7 +158,7 @@ public struct RemoteBackend: LeaseBackend {
         _ = try? await call("POST", "/events", body: body)
     }
 
-    public func timeline(runId: String) async throws(BackendError) -> [StoredEvent] {
+    package func timeline(runId: String) async throws(BackendError) -> [StoredEvent] {
         let encoded = runId.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? runId
         let (_, json) = try await call("GET", "/runs/\(encoded)", query: ["limit": "2000"])
         return (json["events"]?.arrayValue ?? []).map { e in
@@ -170,7 +170,7 @@ public struct RemoteBackend: LeaseBackend {
         }
     }
 
-    public func recordRun(runId: String, record: JSONValue) async {
+    package func recordRun(runId: String, record: JSONValue) async {
         var body: JSONObject = ["run_id": .string(runId), "type": .string(RunRecord.eventType), "data": JSON(record)]
         if let o = record["outcome"]?.stringValue { body["status"] = .string(o) }
         if let m = record["message"]?.stringValue { body["message"] = .string(String(m.prefix(4096))) }
@@ -181,7 +181,7 @@ public struct RemoteBackend: LeaseBackend {
         }
     }
 
-    public func runPage(limit: Int, offset: Int) async throws(BackendError) -> [RunPageItem] {
+    package func runPage(limit: Int, offset: Int) async throws(BackendError) -> [RunPageItem] {
         let (status, json) = try await call(
             "GET", "/runs", query: ["limit": String(min(limit, 500)), "offset": String(offset)])
         guard status == 200, let items = json["items"]?.arrayValue else { throw notAnAnswer("/runs", status, json) }

@@ -2,25 +2,25 @@ import Foundation
 import OnceCore
 
 /// One attempt of one key, as `once-exec runs` lists it.
-public struct RunEntry: Sendable, Equatable {
-    public var key: String
-    public var runId: String
+package struct RunEntry: Sendable, Equatable {
+    package var key: String
+    package var runId: String
     /// Unix milliseconds.
-    public var startedMs: Int64
-    public var durationMs: Int64?
+    package var startedMs: Int64
+    package var durationMs: Int64?
     /// completed, failed, timeout, lost, canceled, interrupted; `expired` for a run whose
     /// once-exec died and whose lease ran out; `running` while none of that is known yet.
-    public var outcome: String
-    public var exitCode: Int32?
-    public var signal: String?
-    public var host: String?
-    public var errorCode: String?
-    public var record: JSONValue?
+    package var outcome: String
+    package var exitCode: Int32?
+    package var signal: String?
+    package var host: String?
+    package var errorCode: String?
+    package var record: JSONValue?
 
     /// Anything but completed (and running): what `--failed` shows.
-    public var isFailure: Bool { outcome != "completed" && outcome != "running" }
+    package var isFailure: Bool { outcome != "completed" && outcome != "running" }
 
-    public var json: JSONValue {
+    package var json: JSONValue {
         .object([
             "key": .string(key), "run_id": .string(runId),
             "started_at": .string(Timestamp(milliseconds: startedMs).iso8601),
@@ -32,7 +32,7 @@ public struct RunEntry: Sendable, Equatable {
     }
 
     /// The entry a run's timeline describes, or nil for a run that is not once-exec's.
-    public init?(runId: String, events: [StoredEvent]) {
+    package init?(runId: String, events: [StoredEvent]) {
         if let stored = events.last(where: { $0.type == RunRecord.eventType }), let r = stored.data,
             let key = r["key"]?.stringValue
         {
@@ -67,13 +67,13 @@ public struct RunEntry: Sendable, Equatable {
 }
 
 /// What `once-exec runs` asks for.
-public struct RunFilter: Sendable {
-    public var keyPrefix: String?
-    public var failedOnly = false
-    public var since: Date?
-    public var limit = 50
+package struct RunFilter: Sendable {
+    package var keyPrefix: String?
+    package var failedOnly = false
+    package var since: Date?
+    package var limit = 50
 
-    public init(keyPrefix: String? = nil, failedOnly: Bool = false, since: Date? = nil, limit: Int = 50) {
+    package init(keyPrefix: String? = nil, failedOnly: Bool = false, since: Date? = nil, limit: Int = 50) {
         self.keyPrefix = keyPrefix
         self.failedOnly = failedOnly
         self.since = since
@@ -88,11 +88,12 @@ public struct RunFilter: Sendable {
     }
 }
 
-public enum RunHistory {
+package enum RunHistory {
     /// Recent runs across keys, newest start first. Walks the run list (most recently active
     /// first) and reads each run's timeline; stops at `limit` matches or at runs last active
     /// before `since`.
-    public static func list(_ backend: any LeaseBackend, _ filter: RunFilter) async throws(BackendError) -> [RunEntry] {
+    package static func list(_ backend: any LeaseBackend, _ filter: RunFilter) async throws(BackendError) -> [RunEntry]
+    {
         var found: [RunEntry] = []
         var offset = 0
         let page = 100

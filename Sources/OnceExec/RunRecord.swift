@@ -3,32 +3,32 @@ import OnceCore
 
 /// The record of one run, stored as the lease's result: what ran, where, when, how it ended
 /// and the tail of its output. `--replay` and `once-exec status` read it back.
-public struct RunRecord: Sendable, Equatable {
-    public var key: String
-    public var runId: String
-    public var fence: Int64
-    public var host: String
-    public var pid: Int32
-    public var argv: [String]
-    public var startedAt: Date
-    public var endedAt: Date
+package struct RunRecord: Sendable, Equatable {
+    package var key: String
+    package var runId: String
+    package var fence: Int64
+    package var host: String
+    package var pid: Int32
+    package var argv: [String]
+    package var startedAt: Date
+    package var endedAt: Date
     /// nil when COMMAND never ran (interrupted before it started).
-    public var exit: ExitStatus?
+    package var exit: ExitStatus?
     /// completed, failed, timeout, lost, canceled, interrupted.
-    public var outcome: String
-    public var stdoutTail: String?
-    public var stderrTail: String?
+    package var outcome: String
+    package var stdoutTail: String?
+    package var stderrTail: String?
     /// The lease's error code for a run that did not complete (`exit_3`, `max_runtime`, …).
-    public var errorCode: String?
-    public var message: String?
+    package var errorCode: String?
+    package var message: String?
     /// The captured bytes as they were: when they are not UTF-8, the record keeps them in
     /// base64 too, so `--replay` and `--join` give them back byte for byte.
-    public var stdoutBytes: [UInt8]?
-    public var stderrBytes: [UInt8]?
+    package var stdoutBytes: [UInt8]?
+    package var stderrBytes: [UInt8]?
     /// stdout and stderr shared one destination and one pipe: the stdout tail holds both.
-    public var merged = false
+    package var merged = false
 
-    public init(
+    package init(
         key: String, runId: String, fence: Int64, host: String, pid: Int32, argv: [String], startedAt: Date,
         endedAt: Date, exit: ExitStatus?, outcome: String, stdoutTail: String? = nil, stderrTail: String? = nil
     ) {
@@ -46,7 +46,7 @@ public struct RunRecord: Sendable, Equatable {
         self.stderrTail = stderrTail
     }
 
-    public var json: JSONValue {
+    package var json: JSONValue {
         var o: [String: JSONValue] = [
             "tool": .string("once-exec"), "key": .string(key), "run_id": .string(runId), "fence": .int(fence),
             "host": .string(host), "pid": .int(Int64(pid)), "argv": .array(argv.map { .string($0) }),
@@ -93,13 +93,13 @@ public struct RunRecord: Sendable, Equatable {
         return .object(o)
     }
 
-    public static let maxRecordBytes = 192 * 1024
+    package static let maxRecordBytes = 192 * 1024
 
     static func isUTF8(_ bytes: [UInt8]) -> Bool { String(validating: bytes, as: UTF8.self) != nil }
 
     /// The record as a `run_record` timeline event keeps it (`once-exec runs`): one per attempt,
     /// with short tails, inside the service's 16 KiB limit for event data.
-    public var historyJSON: JSONValue {
+    package var historyJSON: JSONValue {
         var short = self
         short.stdoutTail = stdoutTail.map { String($0.suffix(1024)) }
         short.stderrTail = stderrTail.map { String($0.suffix(1024)) }
@@ -120,7 +120,7 @@ public struct RunRecord: Sendable, Equatable {
     }
 
     /// The timeline event type of a history record.
-    public static let eventType = "run_record"
+    package static let eventType = "run_record"
 
     static func iso(_ d: Date) -> String {
         Timestamp(milliseconds: Int64((d.timeIntervalSince1970 * 1000).rounded(.down))).iso8601
@@ -128,34 +128,34 @@ public struct RunRecord: Sendable, Equatable {
 }
 
 /// Reading a stored record back (it may come from another host or an older version).
-public struct StoredRun: Sendable {
-    public let json: JSONValue
+package struct StoredRun: Sendable {
+    package let json: JSONValue
 
-    public init?(_ value: JSONValue?) {
+    package init?(_ value: JSONValue?) {
         guard let value, value["tool"]?.stringValue == "once-exec" else { return nil }
         json = value
     }
 
     /// The wrapper exit code the stored run had (0 for a completed run).
-    public var shellCode: Int32 {
+    package var shellCode: Int32 {
         if case .int(let c)? = json["exit_code"] { return Int32(truncatingIfNeeded: c) }
         if case .int(let s)? = json["signal_number"] { return 128 + Int32(truncatingIfNeeded: s) }
         return 1
     }
 
-    public var host: String? { json["host"]?.stringValue }
-    public var stdoutTail: String? { json["stdout_tail"]?.stringValue }
+    package var host: String? { json["host"]?.stringValue }
+    package var stdoutTail: String? { json["stdout_tail"]?.stringValue }
     /// The stored bytes: exact from base64 when the output was not UTF-8.
-    public var stdoutBytes: Data? {
+    package var stdoutBytes: Data? {
         json["stdout_tail_base64"]?.stringValue.flatMap { Data(base64Encoded: $0) } ?? stdoutTail.map { Data($0.utf8) }
     }
-    public var stderrBytes: Data? {
+    package var stderrBytes: Data? {
         json["stderr_tail_base64"]?.stringValue.flatMap { Data(base64Encoded: $0) } ?? stderrTail.map { Data($0.utf8) }
     }
-    public var stderrTail: String? { json["stderr_tail"]?.stringValue }
-    public var runId: String? { json["run_id"]?.stringValue }
+    package var stderrTail: String? { json["stderr_tail"]?.stringValue }
+    package var runId: String? { json["run_id"]?.stringValue }
 
-    public var durationText: String? {
+    package var durationText: String? {
         guard case .int(let ms)? = json["duration_ms"] else { return nil }
         return DurationText.format(.milliseconds(ms))
     }

@@ -8,14 +8,14 @@ import OnceStore
 
 /// One `once-exec KEY -- COMMAND` invocation, from taking the lease to finishing it.
 @MainActor
-public struct Runner {
+package struct Runner {
     let options: ExecOptions
     let backend: any LeaseBackend
     let reporter: Reporter
     let environment: [String: String]
     let relay: SignalRelay
 
-    public init(options: ExecOptions, backend: any LeaseBackend, relay: SignalRelay, verbose: Bool = false) {
+    package init(options: ExecOptions, backend: any LeaseBackend, relay: SignalRelay, verbose: Bool = false) {
         self.relay = relay
         self.options = options
         self.backend = backend
@@ -29,7 +29,7 @@ public struct Runner {
             backend: backend.name, message: message)
     }
 
-    public func run() async -> ExecSummary {
+    package func run() async -> ExecSummary {
         // Resolve the command before touching the lease: a typo must not burn a run.
         let argv = options.shell ? ["/bin/sh", "-c", options.command.joined(separator: " ")] : options.command
         let path: String
@@ -41,64 +41,68 @@ public struct Runner {
         }
         let runId = "run_" + APIKeyMaterial.randomToken(length: 20)
         let clock = ContinuousClock()
-        let waitUntil = options.wait.map { clock.now.advanced(by: $0) }
-        var pollDelay = Duration.milliseconds(100)
-        var announcedWait = false
-        // Once this call has waited for another run, that run's failure is this call's outcome:
-        // --retry-failed covers only a failure already recorded when the call started, so N
-        // waiting callers of a broken deploy do not run it N times, one after another.
-        var waited = false
-        while true {
-            let sentAt = clock.now
-            let acquired: AcquireResult
-            do {
-                acquired = try await backend.acquire(
-                    key: options.key, ttl: options.ttl, runId: runId, retryFailed: options.retryFailed && !waited)
-            } catch {
-                return await unreachable(error, path: path, argv: argv, runId: runId)
-            }
-            if let signal = relay.pending {
-                if case .acquired(let lease) = acquired {
-                    _ = try? await backend.cancel(
-                        key: lease.key, leaseId: lease.leaseId,
-                        reason: "interrupted by \(signalName(signal)) before start")
+        let callStart = clock.now
+        var now: Duration { callStart.duration(to: clock.now) }
+        var machine = StartMachine(wait: options.wait, join: options.join, retryFailed: options.retryFailed)
+        var actions = machine.start()
+        var acquiredAt = callStart
+        while !actions.isEmpty {
+            switch actions.removeFirst() {
+            case .acquire(let retryFailed):
+                acquiredAt = clock.now
+                let answer: Result<AcquireResult, BackendError>
+                do {
+                    answer = .success(
+                        try await backend.acquire(
+                            key: options.key, ttl: options.ttl, runId: runId, retryFailed: retryFailed))
+                } catch {
+                    answer = .failure(error)
                 }
-                return interrupted(signal)
-            }
-            switch acquired {
-            case .acquired(let lease):
-                return await supervise(
-                    lease: lease, path: path, argv: argv, runId: runId, acquiredAt: sentAt, clock: clock)
-            case .finished(let status):
-                return finished(status, waited: waited)
-            case .held(let ttlLeft):
-                guard let waitUntil, clock.now < waitUntil else {
+                actions += machine.acquired(answer, now: now)
+                if case .success = answer, let signal = relay.pending { actions = machine.signalled(signal) }
+            case .readStatus:
+                let status = (try? await backend.status(key: options.key)) ?? nil
+                actions += machine.statusRead(status, now: now)
+            case .announceWait:
+                reporter.info("\(options.key) is held by another run; waiting")
+            case .sleep(let until):
+                // Short steps, so a signal ends the wait at once.
+                while now < until, relay.pending == nil {
+                    try? await Task.sleep(for: min(.milliseconds(50), until - now))
+                }
+                if let signal = relay.pending {
+                    actions = machine.signalled(signal)
+                } else {
+                    actions += machine.woke(now: now)
+                }
+            case .done(let outcome):
+                switch outcome {
+                case .run(let lease):
+                    return await supervise(
+                        lease: lease, path: path, argv: argv, runId: runId, acquiredAt: acquiredAt, clock: clock)
+                case .finished(let status, let waited):
+                    return finished(status, waited: waited)
+                case .joined(let status):
+                    return adopt(status)
+                case .held(let ttlLeft):
                     let message =
                         "\(options.key) is held by another run" + (ttlLeft.map { " (lease ends within \($0)s)" } ?? "")
                     reporter.note(
                         message + (options.wait == nil ? "; not running (use --wait to wait)" : "; gave up waiting"))
                     return summary(.held, message)
+                case .interrupted(let signal, let lease):
+                    if let lease {
+                        _ = try? await backend.cancel(
+                            key: lease.key, leaseId: lease.leaseId,
+                            reason: "interrupted by \(signalName(signal)) before start")
+                    }
+                    return interrupted(signal)
+                case .unreachable(let error):
+                    return await unreachable(error, path: path, argv: argv, runId: runId)
                 }
-                waited = true
-                if !announcedWait {
-                    reporter.info("\(options.key) is held by another run; waiting")
-                    announcedWait = true
-                }
-                // An expired lease (the holder died) is not an outcome to join: the next acquire takes it.
-                if options.join, let status = try? await backend.status(key: options.key),
-                    status.status == "completed" || (status.status == "failed" && status.errorCode != "lease_expired")
-                {
-                    return adopt(status)
-                }
-                // Sleep in short steps so a signal ends the wait at once.
-                let wakeAt = clock.now.advanced(by: min(pollDelay, clock.now.duration(to: waitUntil)))
-                while clock.now < wakeAt, relay.pending == nil {
-                    try? await Task.sleep(for: min(.milliseconds(50), clock.now.duration(to: wakeAt)))
-                }
-                if let signal = relay.pending { return interrupted(signal) }
-                pollDelay = min(pollDelay * 2, .seconds(2))
             }
         }
+        preconditionFailure("the start machine ends with .done")
     }
 
     // MARK: outcomes without running
@@ -184,6 +188,12 @@ public struct Runner {
             reporter.warn(error.description)
             return summary(.refused, error.description)
         }
+        // Another process holds the local file: the store is there and answers, so this is
+        // never a reason to run without a lease, whatever --if-unreachable says.
+        if case .busy = error {
+            reporter.warn("\(error.description); not running \(options.key)")
+            return summary(.busy, error.description)
+        }
         switch options.ifUnreachable {
         case .fail:
             reporter.warn(error.description)
@@ -206,6 +216,9 @@ public struct Runner {
         clock: ContinuousClock
     ) async -> ExecSummary {
         var env = environment
+        // The API key is once-exec's credential, not the job's: a job that logs its
+        // environment (or runs untrusted code) must not leak it. --pass-api-key opts in.
+        if !options.passAPIKey { env.removeValue(forKey: "ONCEONLY_API_KEY") }
         env["ONCE_KEY"] = options.key
         env["ONCE_RUN_ID"] = runId
         env["ONCE_LEASE_ID"] = lease?.leaseId ?? ""
@@ -242,16 +255,21 @@ public struct Runner {
             ttl: ttl, heartbeat: options.heartbeat, killAfter: options.killAfter,
             maxRuntime: options.maxRuntime.map { acquiredAt.duration(to: clock.now) + $0 },
             onLeaseLost: options.onLeaseLost, leased: lease != nil)
-        let supervisor = Supervisor(
+        let spawned = RunEvent(
+            runId: runId, type: ExecEventKind.childSpawned.rawValue, ts: .now, leaseId: lease?.leaseId,
+            message: "pid \(child.pid): \(argv.joined(separator: " "))")
+        let machine = await Supervisor(
             machine: SupervisorMachine(policy: policy), start: acquiredAt, backend: backend, key: options.key,
-            lease: lease, runId: runId, child: child, reporter: reporter, relay: relay)
-        supervisor.recordEvent(.childSpawned, detail: "pid \(child.pid): \(argv.joined(separator: " "))")
-        let (status, machine) = await supervisor.run()
+            lease: lease, runId: runId, child: child, reporter: reporter, relay: relay, initialEvents: [spawned]
+        ).run()
+        guard case .exited(let status, _, let decision) = machine.child else {
+            preconditionFailure("the supervisor returns once the child has exited")
+        }
         let endedAt = Date()
         // COMMAND has exited: what it wrote is in the pipe already, so its end comes at once
         // unless a background helper holds it; then a drain process takes the pipe over.
-        let stdoutTail = out?.finish(timeout: 0.25)
-        let stderrTail = err?.finish(timeout: 0.25)
+        let stdoutTail = await out?.finish(timeout: .milliseconds(250))
+        let stderrTail = await err?.finish(timeout: .milliseconds(250))
         await backend.record(
             runId: runId,
             event: RunEvent(
@@ -264,109 +282,87 @@ public struct Runner {
             durationMs: Int64((endedAt.timeIntervalSince(startedAt) * 1000).rounded()), message: nil)
         guard let lease else { return s }
 
-        var outcome: String
-        var errorCode: String?
-        var finish: FinishResult?
         let runLabel = "\(options.key) (run \(runId))"
         var record = RunRecord(
             key: lease.key, runId: runId, fence: lease.version, host: Self.hostName, pid: getpid(), argv: argv,
-            startedAt: startedAt, endedAt: endedAt, exit: status, outcome: "", stdoutTail: stdoutTail?.text,
-            stderrTail: stderrTail?.text)
+            startedAt: startedAt, endedAt: endedAt, exit: status, outcome: decision.outcome,
+            stdoutTail: stdoutTail?.text, stderrTail: stderrTail?.text)
         record.stdoutBytes = stdoutTail?.bytes
         record.stderrBytes = stderrTail?.bytes
         record.merged = out != nil && err == nil
-        if let cause = machine.leaseLost, options.onLeaseLost == .stop || cause == .rejected {
+        let json = record.json
+        let answer: FinishAnswer
+        switch decision {
+        case .unleased:
+            answer = .done
+        case .recordLost:
+            // Once, best effort: the service may have given KEY to another run already.
+            _ = try? await backend.fail(key: lease.key, leaseId: lease.leaseId, errorCode: "lease_lost", record: json)
+            answer = .noAnswer
+        case .complete:
+            answer = await finishing { () async throws(BackendError) -> FinishResult in
+                try await backend.complete(key: lease.key, leaseId: lease.leaseId, record: json)
+            }
+        case .fail(let errorCode, _):
+            answer = await finishing { () async throws(BackendError) -> FinishResult in
+                try await backend.fail(key: lease.key, leaseId: lease.leaseId, errorCode: errorCode, record: json)
+            }
+        case .cancel(let signal):
+            s.message =
+                "\(runLabel): interrupted by \(signalName(signal)); the lease was canceled (the next run of KEY runs)"
+            reporter.note(s.message!)
+            answer = await finishing { () async throws(BackendError) -> FinishResult in
+                try await backend.cancel(
+                    key: lease.key, leaseId: lease.leaseId, reason: "interrupted by \(signalName(signal))")
+            }
+        }
+        let end = machine.settle(answer) ?? .unrecorded
+        switch end {
+        case .recorded:
+            break
+        case .timedOut:
+            s.outcome = .timeout
+            s.message = "\(runLabel): stopped after --max-runtime \(DurationText.format(options.maxRuntime ?? .zero))"
+        case .lost(let cause):
             s.outcome = .leaseLost
             s.message =
                 "\(runLabel): lease lost (\(cause.rawValue)); the child was "
                 + (options.onLeaseLost == .stop ? "stopped" : "not stopped")
-            outcome = "lost"
-            errorCode = "lease_lost"
-            record.outcome = outcome
-            let json = record.json
-            _ = try? await backend.fail(key: lease.key, leaseId: lease.leaseId, errorCode: "lease_lost", record: json)
-        } else if machine.stopReason == .maxRuntime {
-            s.outcome = .timeout
-            s.message = "\(runLabel): stopped after --max-runtime \(DurationText.format(options.maxRuntime ?? .zero))"
-            outcome = "timeout"
-            errorCode = "max_runtime"
-            record.outcome = outcome
-            let json = record.json
-            finish = await finishing { () async throws(BackendError) -> FinishResult in
-                try await backend.fail(key: lease.key, leaseId: lease.leaseId, errorCode: "max_runtime", record: json)
-            }
-        } else if let sig = interruption(machine.stopReason, status), !status.succeeded {
-            outcome = "canceled"
-            s.message =
-                "\(runLabel): interrupted by \(signalName(sig)); the lease was canceled (the next run of KEY runs)"
-            reporter.note(s.message!)
-            finish = await finishing { () async throws(BackendError) -> FinishResult in
-                try await backend.cancel(
-                    key: lease.key, leaseId: lease.leaseId, reason: "interrupted by \(signalName(sig))")
-            }
-        } else if status.succeeded {
-            outcome = "completed"
-            record.outcome = outcome
-            let json = record.json
-            finish = await finishing { () async throws(BackendError) -> FinishResult in
-                try await backend.complete(key: lease.key, leaseId: lease.leaseId, record: json)
-            }
-        } else {
-            outcome = "failed"
-            errorCode = status.errorCode
-            record.outcome = outcome
-            let json = record.json
-            finish = await finishing { () async throws(BackendError) -> FinishResult in
-                try await backend.fail(
-                    key: lease.key, leaseId: lease.leaseId, errorCode: status.errorCode, record: json)
-            }
-        }
-        switch finish {
-        case .rejected(let why)?:
+        case .recordRejected(let why):
             reporter.warn("\(runLabel): could not record the run's end: \(why)")
             s.outcome = .leaseLost
             s.message = "\(runLabel): the lease was lost before the run ended: \(why)"
-            outcome = "lost"
-            errorCode = "lease_lost"
-        case nil where s.outcome == .ran && machine.leaseLost != nil:
+        case .lostUnrecorded:
             // --on-lease-lost warn: the child was let finish, but the lease was already gone.
             s.outcome = .leaseLost
-            s.message = "\(runLabel): the run ended (\(outcome)) after its lease was lost; it could not be recorded"
+            s.message =
+                "\(runLabel): the run ended (\(decision.outcome)) after its lease was lost; it could not be recorded"
             reporter.warn(s.message!)
-            outcome = "lost"
-            errorCode = "lease_lost"
-        case nil where s.outcome == .ran:
+        case .unrecorded:
             s.outcome = .unreachable
-            s.message = "\(runLabel): the run ended (\(outcome)) but the lease service could not record it"
+            s.message = "\(runLabel): the run ended (\(decision.outcome)) but the lease service could not record it"
             reporter.warn(s.message!)
-        default:
-            break
         }
         if s.outcome != .ran { s.exitCode = options.exitCodes.code(for: s.outcome) }
         // One history record per attempt, whatever the end: a retry must not erase a failure.
-        record.outcome = outcome
-        record.errorCode = errorCode
+        let history = end.history(decision)
+        record.outcome = history.outcome
+        record.errorCode = history.errorCode
         record.message = s.message
         await backend.recordRun(runId: runId, record: record.historyJSON)
         return s
     }
 
-    /// An interrupted run is canceled (it may run again), not failed: a signal to once-exec
-    /// that was forwarded, or the child's death by a keyboard signal (Ctrl-C or Ctrl-\ reach
-    /// the child's group directly when it owns the terminal).
-    private func interruption(_ reason: StopReason?, _ status: ExitStatus) -> Int32? {
-        if case .signal(let s)? = reason { return s }
-        if case .signaled(let s) = status, s == SIGINT || s == SIGQUIT { return s }
-        return nil
-    }
-
     /// Finishing is retried briefly: the child's work is done and losing its outcome would make
     /// the next run repeat it.
-    private func finishing(_ body: () async throws(BackendError) -> FinishResult) async -> FinishResult? {
+    private func finishing(_ body: () async throws(BackendError) -> FinishResult) async -> FinishAnswer {
         var delay = Duration.milliseconds(200)
         for attempt in 0..<5 {
             do {
-                return try await body()
+                switch try await body() {
+                case .done: return .done
+                case .rejected(let why): return .rejected(why)
+                }
             } catch {
                 if case .refused(_, let why) = error { return .rejected(why) }
                 reporter.info("recording the run's end failed (attempt \(attempt + 1)): \(error)")
@@ -374,7 +370,7 @@ public struct Runner {
                 delay *= 2
             }
         }
-        return nil
+        return .noAnswer
     }
 
     /// Whether two descriptors are one file (same device and inode): `>log 2>&1`.

@@ -7,10 +7,15 @@ import OnceCore
 
 /// Runs the child under a ``SupervisorMachine``: feeds it the clock, renewal answers,
 /// signals and the child's exit, one event at a time, and carries out its actions.
+///
+/// Everything it starts lives in task groups scoped to ``run()``: the child waiter, the
+/// timers and the renewals in an inner group that is cancelled when the child has exited,
+/// the timeline posts in an outer one that is drained (in order) before ``run()`` returns.
 @MainActor
-final class Supervisor {
+struct Supervisor {
     enum Event: Sendable {
-        case tick
+        /// A timer armed for `wake` fired.
+        case tick(wake: Duration)
         case signal(Int32)
         case renewed(sentAt: Duration)
         case rejected(sentAt: Duration, String)
@@ -18,52 +23,109 @@ final class Supervisor {
         case exited(ExitStatus)
     }
 
-    private var machine: SupervisorMachine
-    private let backend: any LeaseBackend
-    private let lease: Lease?
-    private let key: String
-    private let runId: String
-    private let child: ChildProcess
-    private let clock = ContinuousClock()
-    private let start: ContinuousClock.Instant
-    private let reporter: Reporter
-    private let relay: SignalRelay
-    private let events: AsyncStream<Event>
-    private let sink: AsyncStream<Event>.Continuation
-    private var timer: Task<Void, Never>?
-    private var pending: [Task<Void, Never>] = []
+    let machine: SupervisorMachine
+    let start: ContinuousClock.Instant
+    let backend: any LeaseBackend
+    let key: String
+    let lease: Lease?
+    let runId: String
+    let child: ChildProcess
+    let reporter: Reporter
+    let relay: SignalRelay
+    /// Timeline events from before the supervision (`child_spawned`), posted first.
+    let initialEvents: [RunEvent]
 
-    init(
-        machine: SupervisorMachine, start: ContinuousClock.Instant, backend: any LeaseBackend, key: String,
-        lease: Lease?, runId: String, child: ChildProcess, reporter: Reporter, relay: SignalRelay
-    ) {
-        self.key = key
-        self.relay = relay
-        self.machine = machine
-        self.start = start
-        self.backend = backend
-        self.lease = lease
-        self.runId = runId
-        self.child = child
-        self.reporter = reporter
-        (events, sink) = AsyncStream.makeStream(of: Event.self)
+    /// Supervises until the child exits; returns the machine in its exited state (its
+    /// ``SupervisorMachine/finish`` says how to finish the lease).
+    func run() async -> SupervisorMachine {
+        let (events, sink) = AsyncStream.makeStream(of: Event.self)
+        let (outbox, post) = AsyncStream.makeStream(of: RunEvent.self)
+        let backend = self.backend
+        let runId = self.runId
+        return await withDiscardingTaskGroup(returning: SupervisorMachine.self) { posts in
+            // One poster, in order: the timeline reads as the run happened.
+            posts.addTask {
+                for await event in outbox { await backend.record(runId: runId, event: event) }
+            }
+            initialEvents.forEach { post.yield($0) }
+            let machine = await withDiscardingTaskGroup(returning: SupervisorMachine.self) { group in
+                await supervise(events: events, sink: sink, post: post, group: &group)
+            }
+            post.finish()
+            return machine
+        }
     }
 
-    private var now: Duration { start.duration(to: clock.now) }
-
-    /// Supervises until the child exits; returns how it ended and the machine's final state.
-    func run() async -> (ExitStatus, SupervisorMachine) {
-        let sink = self.sink
-        for early in relay.attach({ sink.yield(.signal($0)) }) { sink.yield(.signal(early)) }
+    private func supervise(
+        events: AsyncStream<Event>, sink: AsyncStream<Event>.Continuation, post: AsyncStream<RunEvent>.Continuation,
+        group: inout DiscardingTaskGroup
+    ) async -> SupervisorMachine {
+        let clock = ContinuousClock()
+        let start = self.start
+        var now: Duration { start.duration(to: clock.now) }
+        var machine = self.machine
+        /// The earliest wake a timer is armed for; a later one fires as a harmless early tick.
+        var armed: Duration?
         let child = self.child
-        Task.detached { sink.yield(.exited(await child.waitForExit())) }
+        group.addTask { sink.yield(.exited(await child.waitForExit())) }
+        for early in relay.attach({ sink.yield(.signal($0)) }) { sink.yield(.signal(early)) }
+        defer { relay.detach() }
+
+        func perform(_ actions: [SupervisorAction]) {
+            for action in actions {
+                switch action {
+                case .signalGroup(let s):
+                    child.signalGroup(s)
+                case .renew(let sentAt):
+                    guard let lease else { continue }
+                    let backend = self.backend
+                    group.addTask {
+                        do {
+                            switch try await backend.extend(key: lease.key, leaseId: lease.leaseId, ttl: lease.ttl) {
+                            case .renewed: sink.yield(.renewed(sentAt: sentAt))
+                            case .rejected(let why): sink.yield(.rejected(sentAt: sentAt, why))
+                            }
+                        } catch {
+                            sink.yield(.renewFailed(sentAt: sentAt, "\(error)"))
+                        }
+                    }
+                case .record(let kind, let detail):
+                    switch kind {
+                    case .leaseLost, .maxRuntime, .childKilled:
+                        // Key and run id in the message: a cron mail must lead to `once-exec timeline`.
+                        let label = "\(key) (run \(runId)): \(kind.rawValue)"
+                        reporter.warn(detail.map { "\(label): \($0)" } ?? label)
+                    case .renewalFailed, .renewedLate:
+                        reporter.info(detail.map { "\(kind.rawValue): \($0)" } ?? kind.rawValue)
+                    case .childSpawned, .signalForwarded, .childExited:
+                        break
+                    }
+                    post.yield(event(kind, detail: detail))
+                case .finish:
+                    // The caller finishes the lease once the posts are drained.
+                    break
+                }
+            }
+        }
+
+        func schedule() {
+            guard let wake = machine.nextWake else { return }
+            if let armed, armed <= wake { return }
+            armed = wake
+            let deadline = start.advanced(by: wake)
+            group.addTask {
+                // Cancelled with the group when the child has exited.
+                guard (try? await Task.sleep(until: deadline, clock: .continuous)) != nil else { return }
+                sink.yield(.tick(wake: wake))
+            }
+        }
+
         perform(machine.tick(now: now))
         schedule()
-        var status = ExitStatus.exited(255)
         for await event in events {
-            let now = self.now
             switch event {
-            case .tick:
+            case .tick(let wake):
+                if armed == wake { armed = nil }
                 perform(machine.tick(now: now))
             case .signal(let s):
                 perform(machine.signalReceived(s, now: now))
@@ -74,74 +136,22 @@ final class Supervisor {
                 perform(machine.renewalRejected(sentAt: sentAt, now: now))
             case .renewFailed(let sentAt, let why):
                 perform(machine.renewalFailed(sentAt: sentAt, now: now, error: why))
-            case .exited(let s):
-                // Deadlines first, even now: a lease that lapsed while we were paused is reported.
-                perform(machine.tick(now: now).filter { if case .renew = $0 { false } else { true } })
-                machine.childExited(now: now)
-                status = s
+            case .exited(let status):
+                perform(machine.childExited(status, now: now))
             }
-            if machine.phase == .exited { break }
+            if machine.finish != nil { break }
             schedule()
         }
-        timer?.cancel()
-        relay.detach()
-        for task in pending { await task.value }
-        return (status, machine)
+        sink.finish()
+        // Timers and a renewal still in flight are of no use now.
+        group.cancelAll()
+        return machine
     }
 
-    private func schedule() {
-        timer?.cancel()
-        guard let wake = machine.nextWake else { return }
-        let deadline = start.advanced(by: wake)
-        let sink = self.sink
-        timer = Task {
-            try? await Task.sleep(until: deadline, clock: .continuous)
-            if !Task.isCancelled { sink.yield(.tick) }
-        }
-    }
-
-    private func perform(_ actions: [SupervisorAction]) {
-        for action in actions {
-            switch action {
-            case .signalGroup(let s):
-                child.signalGroup(s)
-            case .renew(let sentAt):
-                guard let lease else { continue }
-                let backend = self.backend
-                let sink = self.sink
-                pending.append(
-                    Task.detached {
-                        do {
-                            switch try await backend.extend(key: lease.key, leaseId: lease.leaseId, ttl: lease.ttl) {
-                            case .renewed: sink.yield(.renewed(sentAt: sentAt))
-                            case .rejected(let why): sink.yield(.rejected(sentAt: sentAt, why))
-                            }
-                        } catch {
-                            sink.yield(.renewFailed(sentAt: sentAt, "\(error)"))
-                        }
-                    })
-            case .record(let kind, let detail):
-                switch kind {
-                case .leaseLost, .maxRuntime, .childKilled:
-                    // Key and run id in the message: a cron mail must lead to `once-exec timeline`.
-                    let label = "\(key) (run \(runId)): \(kind.rawValue)"
-                    reporter.warn(detail.map { "\(label): \($0)" } ?? label)
-                case .renewalFailed, .renewedLate:
-                    reporter.info(detail.map { "\(kind.rawValue): \($0)" } ?? kind.rawValue)
-                default:
-                    break
-                }
-                recordEvent(kind, detail: detail)
-            }
-        }
-    }
-
-    func recordEvent(_ kind: ExecEventKind, detail: String?) {
-        let backend = self.backend
-        let event = RunEvent(
-            runId: runId, type: kind.rawValue, ts: Timestamp.now, status: nil, leaseId: lease?.leaseId, message: detail)
-        let runId = self.runId
-        pending.append(Task.detached { await backend.record(runId: runId, event: event) })
+    func event(_ kind: ExecEventKind, detail: String?) -> RunEvent {
+        RunEvent(
+            runId: runId, type: kind.rawValue, ts: Timestamp.now, status: nil, leaseId: lease?.leaseId,
+            message: detail)
     }
 }
 

@@ -12,7 +12,7 @@ struct OnceExecCommand: AsyncParsableCommand {
     // Paragraphs are single lines: the parser wraps them to the terminal, and a line break in
     // the source would show up in mid-sentence.
     static let overview = """
-        once-exec takes a lease on KEY, runs COMMAND while renewing it, then records the outcome: completed (exit 0) or failed. A completed KEY is never run again; a KEY held elsewhere is skipped (or waited for). The child gets ONCE_KEY, ONCE_RUN_ID, ONCE_LEASE_ID and ONCE_FENCE (a token that strictly increases per key).
+        once-exec takes a lease on KEY, runs COMMAND while renewing it, then records the outcome: completed (exit 0) or failed. A completed KEY is never run again; a KEY held elsewhere is skipped (or waited for). The child gets ONCE_KEY, ONCE_RUN_ID, ONCE_LEASE_ID and ONCE_FENCE (a token that strictly increases per key), but not ONCEONLY_API_KEY (unless --pass-api-key).
 
         Without a server the lease lives in a local SQLite file, like flock. With --server URL (or ONCEONLY_BASE_URL) and ONCEONLY_API_KEY it lives on a once-server shared by many hosts.
 
@@ -22,7 +22,7 @@ struct OnceExecCommand: AsyncParsableCommand {
           once-exec status 'backup:{date}'
           once-exec runs --failed --since 24h
 
-        Exit codes: the command's own code; 128+N if it died of signal N; 200 held by another run; 201 previously failed; 202 lease lost; 203 service unreachable; 204 --max-runtime exceeded; 127 command not found (126 not executable); 206 internal error; 78 refused by the service; 64 usage; 128+N if signal N stopped once-exec before COMMAND started. A completed KEY exits 0. A command that itself exits 200-206 looks like one of these: remap once-exec's codes with --exit-code OUTCOME=N (or use --json) to tell them apart. See once-exec(1).
+        Exit codes: the command's own code; 128+N if it died of signal N; 200 held by another run; 201 previously failed; 202 lease lost; 203 service unreachable; 204 --max-runtime exceeded; 205 the local store stayed locked by other processes (busy, never run without a lease); 127 command not found (126 not executable); 206 internal error; 78 refused by the service; 64 usage; 128+N if signal N stopped once-exec before COMMAND started. A completed KEY exits 0. A command that itself exits 200-206 looks like one of these: remap once-exec's codes with --exit-code OUTCOME=N (or use --json) to tell them apart. See once-exec(1).
         """
 
     static let configuration = CommandConfiguration(
@@ -39,13 +39,16 @@ struct OnceExecCommand: AsyncParsableCommand {
 
     /// Options that take a value (as separate words), for finding the positional arguments.
     static let takesValue: Set<String> = [
-        "--server", "--state", "--tz", "--key", "--ttl", "--heartbeat", "--kill-after", "--max-runtime",
+        "--server", "--state", "--busy-timeout", "--tz", "--key", "--ttl",
+        "--heartbeat", "--kill-after", "--max-runtime",
         "--on-lease-lost", "--if-unreachable", "--capture", "--slot-time", "--exit-code", "--since", "--limit",
     ]
 
     /// Duration options: their value may start with `-` (`--max-runtime -5`), which the parser
     /// would take for an option; joined as `--max-runtime=-5` the duration check speaks.
-    static let durationOptions: Set<String> = ["--wait", "--heartbeat", "--kill-after", "--max-runtime"]
+    static let durationOptions: Set<String> = [
+        "--wait", "--heartbeat", "--kill-after", "--max-runtime", "--busy-timeout",
+    ]
 
     /// Argument-parser cannot express `--wait [DURATION]` or a KEY that collides with a
     /// subcommand name, so the command line is normalised first: a `--` means a run, and a bare
@@ -91,6 +94,17 @@ struct OnceExecCommand: AsyncParsableCommand {
         return args
     }
 
+    /// `--generate-completion-script SHELL` (or `=SHELL`): answered here, with the scripts
+    /// patched for the default subcommand (see ``CompletionScripts``).
+    static func completionShellRequested(_ args: [String]) -> CompletionShell? {
+        let flag = "--generate-completion-script"
+        if args.count == 2, args[0] == flag { return CompletionShell(rawValue: args[1]) }
+        if args.count == 1, args[0].hasPrefix(flag + "=") {
+            return CompletionShell(rawValue: String(args[0].dropFirst(flag.count + 1)))
+        }
+        return nil
+    }
+
     static func looksLikeDuration(_ word: String) -> Bool {
         guard let first = word.first else { return false }
         return first.isNumber || first == "." || (first == "-" && word.dropFirst().first?.isNumber == true)
@@ -120,6 +134,12 @@ struct OnceExecCommand: AsyncParsableCommand {
 
     static func main() async {
         let raw = Array(CommandLine.arguments.dropFirst())
+        // Answered before argument-parser runs: its reflection over every option (Mirror and
+        // type lookups by mangled name) is most of a bare start's CPU time in a profile.
+        if raw == ["--version"] {
+            print(configuration.version)
+            return
+        }
         if raw == ["--help"] || raw == ["-h"] || raw == ["help"] {
             // The run options are what a newcomer needs: show them at the top level.
             print(OnceExecCommand.helpMessage(for: RunCommand.self))
@@ -129,6 +149,10 @@ struct OnceExecCommand: AsyncParsableCommand {
                     + "  timeline                Show a run's events.\n"
                     + "  runs, history           List recent runs across keys (--failed, --since, --key, --json).\n\n"
                     + "  See 'once-exec help <subcommand>' for its options.")
+            return
+        }
+        if let shell = completionShellRequested(raw) {
+            print(CompletionScripts.script(for: shell), terminator: "")
             return
         }
         if let hint = missingTerminator(raw) {

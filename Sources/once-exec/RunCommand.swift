@@ -56,6 +56,9 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Run COMMAND through /bin/sh -c (joined with spaces). By default no shell is involved.")
     var shell = false
 
+    @Flag(help: "Pass ONCEONLY_API_KEY on to COMMAND (by default COMMAND does not see once-exec's credential).")
+    var passApiKey = false
+
     @Option(help: ArgumentHelp("Time zone for {date}, {hour}, {week}, {month} in KEY.", valueName: "zone"))
     var tz = "UTC"
 
@@ -68,7 +71,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(
         name: .customLong("exit-code"),
         help: ArgumentHelp(
-            "Remap an outcome's exit code, e.g. held=1 (repeatable). Outcomes: completed held failed lost unreachable skipped refused timeout spawn internal.",
+            "Remap an outcome's exit code, e.g. held=1 (repeatable). Outcomes: completed held failed lost unreachable skipped refused timeout busy spawn internal.",
             valueName: "outcome=n"))
     var exitCodes: [String] = []
 
@@ -152,6 +155,7 @@ struct RunCommand: AsyncParsableCommand {
         options.ifUnreachable = ifUnreachable
         options.capture = capture
         options.shell = shell
+        options.passAPIKey = passApiKey
         options.json = json
         options.quiet = quiet
         for spec in exitCodes {
@@ -174,11 +178,29 @@ struct RunCommand: AsyncParsableCommand {
         let relay = SignalRelay()
         let forwarder = SignalForwarder { relay.deliver($0) }
         defer { forwarder.cancel() }
-        let backend = try await self.backend.make(exitCodes: options.exitCodes)
+        let backend: any LeaseBackend
+        do {
+            backend = try await self.backend.make(exitCodes: options.exitCodes, reportBusy: false)
+        } catch let busy as BusyStore {
+            // Locked already while opening: the same outcome as a busy acquire, --json included.
+            FileHandle.standardError.write(Data("once-exec: \(busy.message); not running \(options.key)\n".utf8))
+            let code = options.exitCodes.code(for: .busy)
+            if options.json {
+                let summary = ExecSummary(
+                    key: options.key, outcome: .busy, exitCode: code, backend: "local store", message: busy.message)
+                print(summary.json.canonicalText)
+            }
+            throw ExitCode(code)
+        }
         let summary = await Runner(options: options, backend: backend, relay: relay, verbose: verbose).run()
         if options.json { print(summary.json.canonicalText) }
         throw ExitCode(summary.exitCode)
     }
+}
+
+/// The local store stayed locked while being opened (exit 205, see ``ExecOutcome/busy``).
+struct BusyStore: Error {
+    var message: String
 }
 
 /// Where leases live: a once-server, or the local SQLite file.
@@ -192,9 +214,17 @@ struct BackendOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Local lease store (default $XDG_STATE_HOME/once/once-exec.sqlite).", valueName: "path"))
     var state: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "How long to wait for another process that holds the local store's file before giving up (exit 205 busy).",
+            valueName: "duration"))
+    var busyTimeout = "10s"
+
     /// `--server` and `--state` together are a usage error; `--state` beats `ONCEONLY_BASE_URL`
     /// (an explicit flag wins over the environment).
-    func make(exitCodes: ExitCodeMap = ExitCodeMap()) async throws -> any LeaseBackend {
+    /// - Parameter reportBusy: a store locked while opening is reported here (exit 205); else
+    ///   it is thrown as ``BusyStore`` for the caller to report.
+    func make(exitCodes: ExitCodeMap = ExitCodeMap(), reportBusy: Bool = true) async throws -> any LeaseBackend {
         let env = ProcessInfo.processInfo.environment
         if server != nil, state != nil {
             throw ValidationError("--server and --state exclude each other: leases live on a server or in a local file")
@@ -214,11 +244,19 @@ struct BackendOptions: ParsableArguments {
                 throw ValidationError("cannot use server \(url): \(error)")
             }
         }
+        guard let timeout = DurationText.parse(busyTimeout) else {
+            throw ValidationError("--busy-timeout: cannot read \"\(busyTimeout)\" as a duration (e.g. 10s, 500ms)")
+        }
         do throws(BackendError) {
             let path: String
             if let state { path = state } else { path = try LocalBackend.defaultPath() }
-            return try LocalBackend(path: path)
+            return try LocalBackend(path: path, busyTimeout: timeout)
         } catch {
+            if case .busy = error {
+                guard reportBusy else { throw BusyStore(message: error.description) }
+                FileHandle.standardError.write(Data("once-exec: \(error.description)\n".utf8))
+                throw ExitCode(exitCodes.code(for: .busy))
+            }
             // Not a usage error: say what failed in one line and exit with the internal code.
             FileHandle.standardError.write(Data("once-exec: \(error.description)\n".utf8))
             throw ExitCode(exitCodes.code(for: .internalError))

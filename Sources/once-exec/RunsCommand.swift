@@ -84,6 +84,7 @@ extension BackendError {
         case .unreachable: ExecOutcome.unreachable.defaultCode
         case .refused: ExecOutcome.refused.defaultCode
         case .storage: ExecOutcome.internalError.defaultCode
+        case .busy: ExecOutcome.busy.defaultCode
         }
     }
 }

@@ -37,7 +37,7 @@ struct SupervisorMachineTests {
         #expect(m.tick(now: .seconds(26)).contains(.signalGroup(SIGKILL)) == false)
         #expect(m.tick(now: .seconds(27)).contains(.signalGroup(SIGKILL)))
         #expect(m.phase == .killed)
-        m.childExited(now: .seconds(27))
+        _ = m.childExited(.signaled(SIGKILL), now: .seconds(27))
         #expect(m.phase == .exited)
         #expect(m.nextWake == nil)
     }
