@@ -26,6 +26,7 @@ from once_procs import REPO_ROOT, Server, _stop, create_key, start_server  # noq
 
 ADMIN_URL = os.environ.get("ONCE_TEST_POSTGRES_URL")
 SCALE = max(1, int(os.environ.get("RELIABILITY_SCALE", "1")))
+STORE_RETRIES = 5
 STORES = [s for s in os.environ.get("RELIABILITY_STORES", "sqlite,postgres").split(",") if s]
 
 
@@ -55,6 +56,7 @@ class Deployment:
         self.replicas = 1 if store == "sqlite" else 2
         self.servers: List[Optional[Server]] = [start_server(self.db, *self.args) for _ in range(self.replicas)]
         self.history = History()
+        self.unavailable = 0  # 503s retried
 
     @property
     def sqlite_path(self) -> Optional[Path]:
@@ -70,14 +72,25 @@ class Deployment:
         return create_key(self.db)
 
     def op(self, client: int, kind: str, key: str, api_key: Optional[str] = None, **args):
-        """One recorded request from `client` (spread over the replicas by its number)."""
-        server = self.servers[client % self.replicas] or next((s for s in self.servers if s), None)
-        if server is None:  # every replica is down: the request is sent nowhere and gets no answer
-            op = Op(client=client, key=key, kind=kind, args=args, invoke=time.monotonic())
+        """One recorded request from `client` (spread over the replicas by its number).
+
+        A 503 (`store_unavailable`, the store could not answer in time: 64 racers serialised on
+        one key of a loaded machine can get it) is retried after its Retry-After, as the SDKs
+        do; every attempt stays in the history, the 503s as answers that say nothing."""
+        for attempt in range(STORE_RETRIES + 1):
+            server = self.servers[client % self.replicas] or next((s for s in self.servers if s), None)
+            if server is None:  # every replica is down: the request is sent nowhere and gets no answer
+                op = Op(client=client, key=key, kind=kind, args=args, invoke=time.monotonic())
+                with self.history.lock:
+                    self.history.ops.append(op)
+                return op
+            op = self.history.run(server.base_url, api_key or self.key, client, kind, key, **args)
+            if op.status != 503 or attempt == STORE_RETRIES:
+                return op
             with self.history.lock:
-                self.history.ops.append(op)
-            return op
-        return self.history.run(server.base_url, api_key or self.key, client, kind, key, **args)
+                self.unavailable += 1
+            time.sleep(1.0)
+        return op
 
     def call(self, method: str, path: str, body=None, i: int = 0, api_key: Optional[str] = None, **kw):
         return call(self.url(i), method, path, api_key or self.key, body, **kw)

@@ -56,7 +56,7 @@ def test_a1_racers_on_fresh_keys_get_one_grant_each(deployment):
     assert check_all(ops) == []
     assert check_linearizable(ops) == []
     print(f"A1 {deployment.store}: {len(keys)} keys x {RACERS} racers over {deployment.replicas} replica(s), "
-          f"{len(ops)} requests: one grant per key, history linearizable")
+          f"{len(ops)} requests ({deployment.unavailable} 503s retried): one grant per key, history linearizable")
 
 
 def test_a2_check_lock_race_then_again_after_the_ttl(deployment):
