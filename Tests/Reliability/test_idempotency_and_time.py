@@ -94,6 +94,24 @@ def test_e4_two_accounts_never_see_or_touch_each_other(deployment):
     assert all(e.get("key") != only_mine or e["type"] == "locked" for e in feed), feed
     _, usage, _ = d.call("GET", "/v1/usage?kind=ai", api_key=other)
     assert usage["usage"] == 1, usage  # only their own acquire of `k`
+    # Policies and the kill switch are per account too.
+    s, _, _ = d.call("POST", "/v1/policies/e4bot", {"agent_id": "e4bot", "max_actions_per_hour": 7})
+    assert s == 200
+    s, _, _ = d.call("POST", "/v1/agents/e4bot/disable", {"reason": "mine"})
+    assert s == 200
+    assert d.call("GET", "/v1/policies/e4bot", api_key=other)[0] == 404
+    _, policies, _ = d.call("GET", "/v1/policies", api_key=other)
+    assert all(p["agent_id"] != "e4bot" for p in policies), policies
+    s, theirs_policy, _ = d.call("POST", "/v1/policies/e4bot", {"agent_id": "e4bot", "max_actions_per_hour": 99},
+                                 api_key=other)
+    assert s == 200 and theirs_policy["policy"]["max_actions_per_hour"] == 99
+    _, mine_policy, _ = d.call("GET", "/v1/policies/e4bot")
+    assert mine_policy["policy"]["max_actions_per_hour"] == 7, mine_policy
+    s, _, _ = d.call("POST", "/v1/agents/e4bot/enable", {}, api_key=other)
+    assert s == 200
+    # Still disabled for me, with my first reason (disabling twice keeps the first).
+    _, agent, _ = d.call("POST", "/v1/agents/e4bot/disable", {"reason": "again"})
+    assert agent["is_enabled"] is False and agent["disabled_reason"] == "mine", agent
     today = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
     _, metrics, _ = d.call("GET", f"/v1/metrics?from_day={today}&to_day={today}", api_key=other)
     assert metrics[0]["ai_acquired"] == 1 and metrics[0]["checks_total"] == 1, metrics
