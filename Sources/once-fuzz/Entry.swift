@@ -18,14 +18,14 @@ let target: FuzzTarget = {
 }()
 
 #if ONCE_LIBFUZZER
-typealias FuzzCallback = @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
+    typealias FuzzCallback = @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
 
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(
-    _ argc: UnsafeMutablePointer<CInt>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: FuzzCallback
-) -> CInt
+    @_silgen_name("LLVMFuzzerRunDriver")
+    func LLVMFuzzerRunDriver(
+        _ argc: UnsafeMutablePointer<CInt>,
+        _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+        _ callback: FuzzCallback
+    ) -> CInt
 #endif
 
 /// Without libFuzzer: replays a corpus, `once-fuzz replay DIR` where DIR holds one folder per
@@ -34,11 +34,11 @@ func LLVMFuzzerRunDriver(
 struct OnceFuzz {
     static func main() {
         #if ONCE_LIBFUZZER
-        var argc = CommandLine.argc
-        var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
-        exit(LLVMFuzzerRunDriver(&argc, &argv, { data, size in fuzzOneInput(data, size) }))
+            var argc = CommandLine.argc
+            var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
+            exit(LLVMFuzzerRunDriver(&argc, &argv, { data, size in fuzzOneInput(data, size) }))
         #else
-        replay()
+            replay()
         #endif
     }
 

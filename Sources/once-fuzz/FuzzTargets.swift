@@ -45,7 +45,9 @@ enum FuzzTarget: String, CaseIterable {
         guard let d = DurationText.parse(text) else { return }
         precondition(d >= .zero, "negative duration from \(text.debugDescription)")
         let shown = DurationText.format(d)
-        guard let back = DurationText.parse(shown) else { fatalError("\(shown) (from \(text.debugDescription)) does not parse") }
+        guard let back = DurationText.parse(shown) else {
+            fatalError("\(shown) (from \(text.debugDescription)) does not parse")
+        }
         let slack: Duration = d < .seconds(60) ? .milliseconds(100) : .seconds(1)
         precondition(abs(back - d) <= slack, "\(text.debugDescription) -> \(shown) -> \(back)")
     }
