@@ -28,18 +28,37 @@ package struct LocalBackend: LeaseBackend {
 
     package var name: String { "local store \(store.path)" }
 
-    /// - Parameter busyTimeout: how long a transaction waits for another process's write
-    ///   transaction on the file before the store counts as busy (``BackendError/busy(_:)``).
-    package init(path: String, busyTimeout: Duration = .seconds(10)) throws(BackendError) {
-        try Self.prepare(path)
+    /// Opens the store at `path`, creating and migrating it if needed.
+    ///
+    /// Openers on one host take turns (``OpenTurn``): wrappers started together on a new file
+    /// would otherwise race to switch it to WAL and create its tables, and one of them fails
+    /// (a CI run saw "busy" after ten seconds, and "SQLite error 1" from a lost schema race).
+    /// Only the open is serialised; transactions of stores already open go on meanwhile.
+    /// - Parameter busyTimeout: how long to wait for another process's write transaction on
+    ///   the file (or for its turn to open) before the store counts as busy
+    ///   (``BackendError/busy(_:)``).
+    package static func open(path: String, busyTimeout: Duration = .seconds(10)) async throws(BackendError)
+        -> LocalBackend
+    {
+        try prepare(path)
+        let clock = ContinuousClock()
+        let deadline = clock.now + busyTimeout
+        let turn = try await OpenTurn.take(
+            directoryOf: path, until: deadline, clock: clock, busy: busyMessage(path, busyTimeout))
+        defer { turn.release() }
         let seconds = Double(busyTimeout.components.seconds) + Double(busyTimeout.components.attoseconds) / 1e18
         do {
-            store = try SQLiteStore(path: path, recordsActivity: false, busyTimeout: seconds)
-            account = try store.localAccount()
+            let store = try SQLiteStore(path: path, recordsActivity: false, busyTimeout: seconds)
+            return LocalBackend(store: store, account: try store.localAccount(), busyTimeout: busyTimeout)
         } catch {
             if Self.isBusy(error) { throw .busy(Self.busyMessage(path, busyTimeout)) }
             throw .storage("cannot open \(path): \(Self.plain(error))")
         }
+    }
+
+    private init(store: SQLiteStore, account: AccountContext, busyTimeout: Duration) {
+        self.store = store
+        self.account = account
         self.busyTimeout = busyTimeout
     }
 
@@ -71,7 +90,7 @@ package struct LocalBackend: LeaseBackend {
                 }
             }
         }
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o666)
+        let fd = Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o666)
         if fd >= 0 {
             close(fd)
             return

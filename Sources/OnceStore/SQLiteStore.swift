@@ -42,6 +42,9 @@ public final class SQLiteStore: OnceStorage {
         self.path = path
         do {
             self.pool = try DatabasePool(path: path, configuration: config)
+            // GRDB's WAL set-up runs after `prepareDatabase` and sets the writer to
+            // synchronous=NORMAL, which would make `.full` a lie: set it again, last.
+            try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = \(synchronous)") }
         } catch {
             throw Self.map(error)
         }
@@ -292,7 +295,18 @@ extension SQLiteStore {
         case .SQLITE_CORRUPT, .SQLITE_NOTADB:
             return .corrupt("the file is not a valid once database")
         default:
-            return .failure("SQLite error \(error.resultCode.rawValue)")
+            return .failure("SQLite error \(error.resultCode.rawValue): \(error.message ?? "no message")")
+        }
+    }
+
+    /// The durability the writer connection really commits with (`PRAGMA synchronous`), for
+    /// start-up logs and tests: 2 is FULL, 1 NORMAL; anything else is neither.
+    public func effectiveDurability() async throws -> Durability? {
+        let level = try await write { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") }
+        switch level {
+        case 2: return .full
+        case 1: return .normal
+        default: return nil
         }
     }
 

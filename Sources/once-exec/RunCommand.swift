@@ -250,7 +250,7 @@ struct BackendOptions: ParsableArguments {
         do throws(BackendError) {
             let path: String
             if let state { path = state } else { path = try LocalBackend.defaultPath() }
-            return try LocalBackend(path: path, busyTimeout: timeout)
+            return try await LocalBackend.open(path: path, busyTimeout: timeout)
         } catch {
             if case .busy = error {
                 guard reportBusy else { throw BusyStore(message: error.description) }

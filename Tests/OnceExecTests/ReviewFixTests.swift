@@ -70,7 +70,7 @@ struct ReviewFixTests {
         let b = try await Backend(.local)
         let path = b.sandbox.path("state/once/once-exec.sqlite")
         #expect(try await b.run(["warm", "--", "true"]).code == 0, "creates the store")
-        let backend = try LocalBackend(path: path, busyTimeout: .milliseconds(300))
+        let backend = try await LocalBackend.open(path: path, busyTimeout: .milliseconds(300))
         let locker = try await Locker(database: path, sandbox: b.sandbox)
         await #expect(throws: BackendError.busy(LocalBackend.busyMessage(path, .milliseconds(300)))) {
             _ = try await backend.acquire(key: "k", ttl: 60, runId: "run_x", retryFailed: false)

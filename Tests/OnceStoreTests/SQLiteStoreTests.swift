@@ -12,6 +12,14 @@ struct SQLiteStoreTests {
             .appendingPathComponent("once.sqlite").path
     }
 
+    @Test("the writer commits with the durability asked for (GRDB's WAL set-up must not lower it)")
+    func durabilityHolds() async throws {
+        for durability in SQLiteStore.Durability.allCases {
+            let store = try SQLiteStore(path: newPath(), durability: durability)
+            #expect(try await store.effectiveDurability() == durability)
+        }
+    }
+
     @Test("a write lock held past the busy timeout is a retryable StoreError, and nothing is written")
     func lockedFileIsUnavailable() async throws {
         let path = newPath()
