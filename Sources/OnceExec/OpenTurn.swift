@@ -18,8 +18,7 @@ struct OpenTurn {
     /// be locked (a file system without `flock`) opens without a turn, as before.
     static func take(
         directoryOf path: String, until deadline: ContinuousClock.Instant, clock: ContinuousClock, busy: String
-    ) async throws(BackendError) -> OpenTurn
-    {
+    ) async throws(BackendError) -> OpenTurn {
         var dir = (path as NSString).deletingLastPathComponent
         if dir.isEmpty { dir = "." }
         let fd = Glibc.open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
