@@ -59,15 +59,19 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         .target(name: "OnceEncoding"),
         .target(name: "OnceCore", dependencies: ["OnceEncoding"]),
+        // SQLite settings behind variadic C calls, which Swift does not import.
+        .target(name: "COnceSQLite", linkerSettings: [.linkedLibrary("sqlite3")]),
         .target(
             name: "OnceStore",
             dependencies: [
                 "OnceCore",
                 "OnceEncoding",
+                "COnceSQLite",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
@@ -106,7 +110,17 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .target(name: "OnceOnly", dependencies: ["OnceEncoding"]),
+        // The SDK's wire is AsyncHTTPClient, not URLSession: on Linux that one drags libcurl and
+        // its thirty libraries into every start of every program linking the SDK (once-exec).
+        .target(
+            name: "OnceOnly",
+            dependencies: [
+                "OnceEncoding",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]),
         .testTarget(name: "OnceCoreTests", dependencies: ["OnceCore", "OnceEncoding"]),
         .testTarget(
             name: "OnceOnlyTests",

@@ -48,7 +48,7 @@ package struct LocalBackend: LeaseBackend {
         defer { turn.release() }
         let seconds = Double(busyTimeout.components.seconds) + Double(busyTimeout.components.attoseconds) / 1e18
         do {
-            let store = try SQLiteStore(path: path, recordsActivity: false, busyTimeout: seconds)
+            let store = try SQLiteStore(path: path, recordsActivity: false, busyTimeout: seconds, shortLived: true)
             return LocalBackend(store: store, account: try store.localAccount(), busyTimeout: busyTimeout)
         } catch {
             if Self.isBusy(error) { throw .busy(Self.busyMessage(path, busyTimeout)) }

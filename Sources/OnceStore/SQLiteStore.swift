@@ -1,3 +1,4 @@
+import COnceSQLite
 import Foundation
 import GRDB
 import OnceCore
@@ -23,9 +24,13 @@ public final class SQLiteStore: OnceStorage {
     public let recordsActivity: Bool
 
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    /// - Parameter shortLived: the file is opened by many short processes (once-exec), so a
+    ///   closing connection neither checkpoints nor deletes the WAL: that was four of the seven
+    ///   fsyncs of a local run (the checkpoint's two, the re-created WAL's directory sync and
+    ///   GRDB's set-up write on a new WAL). Durability is the same: commits still sync the WAL.
     public init(
         path: String, durability: Durability = .full, recordsActivity: Bool = true,
-        busyTimeout: Double = 10,
+        busyTimeout: Double = 10, shortLived: Bool = false,
         clock: @escaping @Sendable () -> Timestamp = SQLiteStore.systemClock
     ) throws {
         self.recordsActivity = recordsActivity
@@ -35,6 +40,12 @@ public final class SQLiteStore: OnceStorage {
         let synchronous = durability == .full ? "FULL" : "NORMAL"
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
+            if shortLived, let connection = db.sqliteConnection {
+                let raw = UnsafeMutableRawPointer(connection)
+                guard once_sqlite_persist_wal(raw) == 0, once_sqlite_no_checkpoint_on_close(raw) == 0 else {
+                    throw StoreError.failure("SQLite refused the WAL settings of a shared local store")
+                }
+            }
         }
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
