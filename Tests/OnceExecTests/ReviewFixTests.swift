@@ -64,6 +64,28 @@ struct ReviewFixTests {
         #expect(try await b.run(["--busy-timeout", "5x", "k", "--", "true"]).code == 64)
     }
 
+    @Test("eight wrappers started together on a new store file: one runs, none fails to open it")
+    func newStoreRace() async throws {
+        let b = try await Backend(.local)
+        for round in 0..<4 {
+            // A new file each round: creating it (WAL switch, tables) is the race.
+            let state = b.sandbox.path("new-\(round)/once.sqlite")
+            let log = b.sandbox.path("ran-\(round).log")
+            let wrappers = try (0..<8).map { _ in
+                try b.start(["--state", state, "--json", "k", "--", "sh", "-c", "echo x >> \(log); sleep 0.5"])
+            }
+            var outcomes: [String] = []
+            var errors: [String] = []
+            for w in wrappers {
+                let r = try await w.wait()
+                outcomes.append(r.summary["outcome"]?.stringValue ?? "?")
+                errors.append(r.stderr)
+            }
+            #expect(outcomes.allSatisfy { ["ran", "held", "completed"].contains($0) }, "\(outcomes) \(errors)")
+            #expect(b.sandbox.lines("ran-\(round).log").count == 1, "\(outcomes)")
+        }
+    }
+
     @Test("a store that opened but then stays locked is busy at the acquire: --if-unreachable run does not run")
     @MainActor
     func busyAtAcquire() async throws {
