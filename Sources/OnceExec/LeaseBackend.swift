@@ -22,6 +22,16 @@ package protocol LeaseBackend: Sendable {
     func recordRun(runId: String, record: JSONValue) async
     /// Runs, most recently active first: a page of ids with their last event's time (ms).
     func runPage(limit: Int, offset: Int) async throws(BackendError) -> [RunPageItem]
+    /// Offers the attempt's run record as it will read if the finish that follows is recorded,
+    /// so a backend that can may write it in the finish's own transaction (one commit less).
+    func stageRunRecord(runId: String, record: JSONValue)
+    /// Whether a finish wrote the staged record; the caller then does not ``recordRun(runId:record:)``.
+    func stagedRunRecordWritten() -> Bool
+}
+
+extension LeaseBackend {
+    package func stageRunRecord(runId: String, record: JSONValue) {}
+    package func stagedRunRecordWritten() -> Bool { false }
 }
 
 package struct RunPageItem: Sendable, Equatable {
