@@ -47,7 +47,7 @@ enum DashboardStyle {
         td.num { text-align: right; font-variant-numeric: tabular-nums; }
         td.small { font-size: 0.82rem; color: #485063; word-break: break-all; }
         .nowrap { white-space: nowrap; }
-        td pre, .record pre, section > pre { margin: 0.3rem 0 0; padding: 0.6rem 0.8rem; background: #f3f4f7;
+        td pre, .record pre, section > pre, main > pre { margin: 0.3rem 0 0; padding: 0.6rem 0.8rem; background: #f3f4f7;
           border: 1px solid var(--line); border-radius: 6px; overflow-x: auto; max-height: 24rem; }
         pre.tail { background: #141821; color: #e6e9ef; border-color: #141821; white-space: pre-wrap; }
         details summary { cursor: pointer; color: var(--accent); font-size: 0.85rem; }
