@@ -17,6 +17,15 @@ public struct ServerConfiguration: Sendable {
     public var rateLimit: Double
     /// Requests a key may make at once before the refill rate applies.
     public var rateBurst: Int
+    /// Serve the dashboard under `/ui`.
+    public var dashboard = true
+    /// Signs dashboard session cookies; nil makes a random one at start-up (sessions then end
+    /// on restart and are not shared between replicas).
+    public var sessionSecret: [UInt8]? = nil
+    /// Seconds a dashboard login lasts.
+    public var sessionLifetime = 12 * 3600
+    /// When set, `GET /metrics` needs `Authorization: Bearer <token>`.
+    public var metricsToken: String? = nil
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, duplicateStatusCode: Int = 200, minTTL: Int = Rules.defaultMinTTL,
