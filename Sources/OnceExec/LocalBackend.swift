@@ -153,11 +153,12 @@ package struct LocalBackend: LeaseBackend {
         }
     }
 
-    package func acquire(key: String, ttl: Int, runId: String, retryFailed: Bool) async throws(BackendError)
+    package func acquire(key: String, ttl: Int, runId: String, retryFailed: Bool, holder: LeaseHolder)
+        async throws(BackendError)
         -> AcquireResult
     {
         let acquire = LeaseCommand.Acquire(
-            ttl: ttl, metadata: .object(["run_id": .string(runId)]),
+            ttl: ttl, metadata: holder.metadata(runId: runId),
             newLeaseId: "lease_" + APIKeyMaterial.randomToken(), retryFailed: retryFailed)
         let decided = try await run {
             try await store.acquire(account: account, key: key, acquire, requestId: nil)

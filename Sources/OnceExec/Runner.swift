@@ -54,7 +54,8 @@ package struct Runner {
                 do {
                     answer = .success(
                         try await backend.acquire(
-                            key: options.key, ttl: options.ttl, runId: runId, retryFailed: retryFailed))
+                            key: options.key, ttl: options.ttl, runId: runId, retryFailed: retryFailed,
+                            holder: LeaseHolder(host: Self.hostName, argv: options.command)))
                 } catch {
                     answer = .failure(error)
                 }

@@ -95,7 +95,7 @@ struct ReviewFixTests {
         let backend = try await LocalBackend.open(path: path, busyTimeout: .milliseconds(300))
         let locker = try await Locker(database: path, sandbox: b.sandbox)
         await #expect(throws: BackendError.busy(LocalBackend.busyMessage(path, .milliseconds(300)))) {
-            _ = try await backend.acquire(key: "k", ttl: 60, runId: "run_x", retryFailed: false)
+            _ = try await backend.acquire(key: "k", ttl: 60, runId: "run_x", retryFailed: false, holder: .none)
         }
         let marker = b.sandbox.path("ran")
         var options = ExecOptions(key: "k", command: ["touch", marker])
@@ -105,7 +105,7 @@ struct ReviewFixTests {
         #expect(summary.exitCode == 205)
         #expect(!FileManager.default.fileExists(atPath: marker))
         try await locker.release()
-        let after = try await backend.acquire(key: "k", ttl: 60, runId: "run_y", retryFailed: false)
+        let after = try await backend.acquire(key: "k", ttl: 60, runId: "run_y", retryFailed: false, holder: .none)
         guard case .acquired = after else {
             Issue.record("the released store grants the lease: \(after)")
             return
