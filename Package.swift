@@ -59,7 +59,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        // The SDK's wire and tool backends' signed calls (issue 10).
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        // Tool secrets sealed at rest (already in the resolved graph through postgres-nio).
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
         // The dashboard's templates (escaping by default) and /metrics (its registry directly:
         // a process-wide MetricsSystem bootstrap would clash with tests that build many apps).
         // Both are small; swift-prometheus brings swift-metrics' CoreMetrics and swift-atomics.
@@ -104,6 +107,8 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         .executableTarget(

@@ -26,6 +26,13 @@ public struct ServerConfiguration: Sendable {
     public var sessionLifetime = 12 * 3600
     /// When set, `GET /metrics` needs `Authorization: Bearer <token>`.
     public var metricsToken: String? = nil
+    /// Seals and opens tool secrets (API §10); nil answers 500 to a tool that needs one. The
+    /// `serve` command always sets it (see ``ToolSecretBox``).
+    public var toolSecrets: ToolSecretBox? = nil
+    /// Whether tool URLs may point at loopback and private addresses (`--allow-private-tool-urls`).
+    public var allowPrivateToolURLs = false
+    /// First pause between attempts of a tool call; doubles per retry, capped at 5 s (API §10.3).
+    public var toolRetryBaseDelay: Duration = .milliseconds(500)
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, duplicateStatusCode: Int = 200, minTTL: Int = Rules.defaultMinTTL,

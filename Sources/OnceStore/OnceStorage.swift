@@ -14,7 +14,7 @@ import OnceCore
 ///
 /// Implementations: ``SQLiteStore`` (embedded default) and `PostgresStore` (module
 /// `OncePostgres`). Every implementation must pass the conformance suite in `Tests/OnceStoreTests`.
-public protocol OnceStorage: Sendable {
+public protocol OnceStorage: ToolStorage {
     /// The store's clock, as well as it can be read without a round trip: the one clock that
     /// decides expiry (ARCHITECTURE invariant 1). Decisions use the `now` handed to `decide`.
     func now() -> Timestamp

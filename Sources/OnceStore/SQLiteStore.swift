@@ -249,6 +249,11 @@ public final class SQLiteStore: OnceStorage {
                     ) WITHOUT ROWID;
                     """)
         }
+        // A successful governed call keeps its result, so an identical call inside the dedup
+        // window answers it again without a second backend call (API §7 step 7).
+        migrator.registerMigration("v3") { db in
+            try db.execute(sql: "ALTER TABLE agent_logs ADD COLUMN result TEXT")
+        }
         return migrator
     }
 }

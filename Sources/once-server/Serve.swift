@@ -58,6 +58,19 @@ struct Serve: AsyncParsableCommand {
 
     @Option(
         help: ArgumentHelp(
+            "File holding the key that seals tool secrets (64 hex characters, 32 bytes).",
+            discussion: "Default: $ONCE_SERVER_SECRET_KEY (the 64 hex characters themselves), else "
+                + "tool-secret.key beside the SQLite database, created with mode 0600 on first start. "
+                + "With PostgreSQL give every replica the same key. The server refuses to start when tools "
+                + "are stored and the key does not open their secrets.",
+            valueName: "path"))
+    var secretKeyFile: String?
+
+    @Flag(help: "Let tool URLs point at loopback and private addresses (refused by default).")
+    var allowPrivateToolUrls = false
+
+    @Option(
+        help: ArgumentHelp(
             "Log level: trace, debug, info, notice, warning, error, critical.",
             discussion: "At info and below every request gets one line (method, route, status, duration, request id)."))
     var logLevel: Logger.Level = .warning
@@ -143,11 +156,15 @@ struct Serve: AsyncParsableCommand {
             $0.isEmpty ? nil : $0
         }
         settings.metricsToken = metricsToken ?? envToken
+        settings.allowPrivateToolURLs = allowPrivateToolUrls
         let configuration = settings
+        let secretKey = try ToolSecretKeyOption(file: secretKeyFile, location: try database.location)
         let shownDatabase = try database.location.description
         let host = self.host
         try await database.withStore(durability: durability, timeout: .seconds(storeTimeout), logLevel: logLevel) {
-            [logger] store in
+            [logger, configuration] store in
+            var configuration = configuration
+            configuration.toolSecrets = try await secretKey.open(checking: store)
             let app = OnceServerApp.application(store: store, configuration: configuration, logger: logger) { port in
                 let shown = host.contains(":") ? "[\(host)]" : host
                 print("once-server listening on http://\(shown):\(port) (database \(shownDatabase))")
