@@ -186,9 +186,9 @@ _once-server() {
 
 _once-server_serve() {
     repeating_flags=()
-    non_repeating_flags=(--allow-private-tool-urls --version -h --help)
+    non_repeating_flags=(--allow-private-tool-urls --dashboard --no-dashboard --version -h --help)
     repeating_options=()
-    non_repeating_options=(--host --port --database --duplicate-status-code --min-ttl --body-limit --durability --store-timeout --sweep-interval --rate-limit --rate-burst --secret-key-file --log-level)
+    non_repeating_options=(--host --port --database --duplicate-status-code --min-ttl --body-limit --durability --store-timeout --sweep-interval --rate-limit --rate-burst --secret-key-file --log-level --log-format --session-secret-file --session-hours --metrics-token)
     __once-server_offer_flags_options 0
 
     # Offer option value completions
@@ -232,6 +232,19 @@ _once-server_serve() {
         ;;
     '--log-level')
         __once-server_add_completions -W 'trace'$'\n''debug'$'\n''info'$'\n''notice'$'\n''warning'$'\n''error'$'\n''critical'
+        return
+        ;;
+    '--log-format')
+        __once-server_add_completions -W 'text'$'\n''json'
+        return
+        ;;
+    '--session-secret-file')
+        return
+        ;;
+    '--session-hours')
+        return
+        ;;
+    '--metrics-token')
         return
         ;;
     esac

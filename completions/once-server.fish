@@ -23,7 +23,7 @@ function __once-server_parse_tokens -S
         __once-server_parse_subcommand 0 'version' 'h/help'
         switch $unparsed_tokens[1]
         case 'serve'
-            __once-server_parse_subcommand 0 'host=' 'port=' 'database=' 'duplicate-status-code=' 'min-ttl=' 'body-limit=' 'durability=' 'store-timeout=' 'sweep-interval=' 'rate-limit=' 'rate-burst=' 'secret-key-file=' 'allow-private-tool-urls' 'log-level=' 'version' 'h/help'
+            __once-server_parse_subcommand 0 'host=' 'port=' 'database=' 'duplicate-status-code=' 'min-ttl=' 'body-limit=' 'durability=' 'store-timeout=' 'sweep-interval=' 'rate-limit=' 'rate-burst=' 'secret-key-file=' 'allow-private-tool-urls' 'log-level=' 'log-format=' 'dashboard' 'no-dashboard' 'session-secret-file=' 'session-hours=' 'metrics-token=' 'version' 'h/help'
         case 'keys'
             __once-server_parse_subcommand 0 'version' 'h/help'
             switch $unparsed_tokens[1]
@@ -108,6 +108,12 @@ complete -c 'once-server' -n '__once-server_should_offer_completions_for_flags_o
 complete -c 'once-server' -n '__once-server_should_offer_completions_for_flags_or_options "once-server serve" secret-key-file' -l 'secret-key-file' -d 'File holding the key that seals tool secrets (64 hex characters, 32 bytes).' -rfka ''
 complete -c 'once-server' -n '__once-server_should_offer_completions_for_flags_or_options "once-server serve" allow-private-tool-urls' -l 'allow-private-tool-urls' -d 'Let tool URLs point at loopback and private addresses (refused by default).'
 complete -c 'once-server' -n '__once-server_should_offer_completions_for_flags_or_options "once-server serve" log-level' -l 'log-level' -d 'Log level: trace, debug, info, notice, warning, error, critical.' -rfka 'trace debug info notice warning error critical'
+complete -c 'once-server' -n '__once-server_should_offer_completions_for_flags_or_options "once-server serve" log-format' -l 'log-format' -d 'Log line format: text or json (one object a line), on standard error.' -rfka 'text json'
+complete -c 'once-server' -n '__once-server_should_offer_completions_for_flags_or_options "once-server serve" dashboard' -l 'dashboard' -d 'Serve the dashboard under /ui.'
+complete -c 'once-server' -n '__once-server_should_offer_completions_for_flags_or_options "once-server serve" no-dashboard' -l 'no-dashboard' -d 'Serve the dashboard under /ui.'
+complete -c 'once-server' -n '__once-server_should_offer_completions_for_flags_or_options "once-server serve" session-secret-file' -l 'session-secret-file' -d 'A file whose contents (at least 32 bytes) sign dashboard session cookies.' -rfka ''
+complete -c 'once-server' -n '__once-server_should_offer_completions_for_flags_or_options "once-server serve" session-hours' -l 'session-hours' -d 'Hours a dashboard login lasts.' -rfka ''
+complete -c 'once-server' -n '__once-server_should_offer_completions_for_flags_or_options "once-server serve" metrics-token' -l 'metrics-token' -d 'Require `Authorization: Bearer TOKEN` on GET /metrics.' -rfka ''
 complete -c 'once-server' -n '__once-server_should_offer_completions_for_flags_or_options "once-server serve" version' -l 'version' -d 'Show the version.'
 complete -c 'once-server' -n '__once-server_should_offer_completions_for_flags_or_options "once-server serve" h help' -s 'h' -l 'help' -d 'Show help information.'
 complete -c 'once-server' -n '__once-server_should_offer_completions_for_flags_or_options "once-server keys" version' -l 'version' -d 'Show the version.'

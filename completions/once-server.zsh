@@ -72,6 +72,7 @@ _once-server_serve() {
     local -i ret=1
     local -ar ___durability=('full' 'normal')
     local -ar ___log_level=('trace' 'debug' 'info' 'notice' 'warning' 'error' 'critical')
+    local -ar ___log_format=('text' 'json')
     local -ar arg_specs=(
         '--host[Address to listen on.]:host:'
         '--port[Port to listen on; 0 picks a free one (the log line tells which).]:port:'
@@ -87,6 +88,12 @@ _once-server_serve() {
         '--secret-key-file[File holding the key that seals tool secrets (64 hex characters, 32 bytes).]:path:'
         '--allow-private-tool-urls[Let tool URLs point at loopback and private addresses (refused by default).]'
         '--log-level[Log level\: trace, debug, info, notice, warning, error, critical.]:log-level:{__once-server_complete "${___log_level[@]}"}'
+        '--log-format[Log line format\: text or json (one object a line), on standard error.]:log-format:{__once-server_complete "${___log_format[@]}"}'
+        '--dashboard[Serve the dashboard under /ui.]'
+        '--no-dashboard[Serve the dashboard under /ui.]'
+        '--session-secret-file[A file whose contents (at least 32 bytes) sign dashboard session cookies.]:path:'
+        '--session-hours[Hours a dashboard login lasts.]:session-hours:'
+        '--metrics-token[Require `Authorization\: Bearer TOKEN` on GET /metrics.]:token:'
         '--version[Show the version.]'
         '(-h --help)'{-h,--help}'[Show help information.]'
     )
