@@ -34,25 +34,12 @@ extension APIRoutes {
             ttl: effectiveTTL(run.ttl, account), metadata: .object(metadata),
             newLeaseId: "lease_" + APIKeyMaterial.randomToken(), retryFailed: false)
         let decided = try await store.acquire(account: account, key: run.key, acquire, requestId: context.requestId)
-        let (reply, now) = (decided.value, decided.now)
-        let limit = account.plan.limits.aiPerMonth
-        switch reply {
-        case .acquired(let record, let usage):
+        if case .acquired(let record, _) = decided.value {
             RunWorker(store: store, calls: governedCalls).start(
                 RunWorker.Job(
                     account: account, key: run.key, leaseId: record.leaseId, run: run, requestId: context.requestId),
                 logger: context.logger)
-            return JSONResponse.make(
-                LeaseView.state(record, reply, now: now, status: "acquired", usage: usage, limit: limit, charged: 1))
-        case .busy(let record, let usage):
-            return JSONResponse.make(
-                LeaseView.state(record, reply, now: now, status: "polling", usage: usage, limit: limit, charged: 0))
-        case .finished(let record, let usage):
-            return JSONResponse.make(
-                LeaseView.state(
-                    record, reply, now: now, status: record.reportedStatus, usage: usage, limit: limit, charged: 0))
-        case .overLimit(let usage, let limit):
-            throw APIError.paymentRequired(plan: account.plan, usage: usage, limit: limit)
         }
+        return try LeaseView.acquireResponse(decided, plan: account.plan)
     }
 }

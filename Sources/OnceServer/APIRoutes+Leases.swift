@@ -13,22 +13,7 @@ extension APIRoutes {
             ttl: effectiveTTL(input.ttl, account), metadata: input.metadata,
             newLeaseId: "lease_" + APIKeyMaterial.randomToken(), retryFailed: input.retryFailed)
         let decided = try await store.acquire(account: account, key: input.key, acquire, requestId: context.requestId)
-        let (reply, now) = (decided.value, decided.now)
-        let limit = account.plan.limits.aiPerMonth
-        switch reply {
-        case .acquired(let record, let usage):
-            return JSONResponse.make(
-                LeaseView.state(record, reply, now: now, status: "acquired", usage: usage, limit: limit, charged: 1))
-        case .busy(let record, let usage):
-            return JSONResponse.make(
-                LeaseView.state(record, reply, now: now, status: "polling", usage: usage, limit: limit, charged: 0))
-        case .finished(let record, let usage):
-            return JSONResponse.make(
-                LeaseView.state(
-                    record, reply, now: now, status: record.reportedStatus, usage: usage, limit: limit, charged: 0))
-        case .overLimit(let usage, let limit):
-            throw APIError.paymentRequired(plan: account.plan, usage: usage, limit: limit)
-        }
+        return try LeaseView.acquireResponse(decided, plan: account.plan)
     }
 
     // MARK: extend, complete, fail, cancel (API §5.5–5.8)
@@ -127,6 +112,26 @@ extension APIRoutes {
 
 /// The lease state object of API §5.1, as each endpoint shows it.
 enum LeaseView {
+    /// The answer to an acquire (`/v1/ai/lease`, and `/v1/ai/run` in mode A): acquired,
+    /// polling or the finished state; over the plan's limit is a 402.
+    static func acquireResponse(_ decided: Decided<AcquireReply>, plan: Plan) throws -> Response {
+        let (reply, now) = (decided.value, decided.now)
+        let limit = plan.limits.aiPerMonth
+        switch reply {
+        case .acquired(let record, let usage):
+            return JSONResponse.make(
+                state(record, reply, now: now, status: "acquired", usage: usage, limit: limit, charged: 1))
+        case .busy(let record, let usage):
+            return JSONResponse.make(
+                state(record, reply, now: now, status: "polling", usage: usage, limit: limit, charged: 0))
+        case .finished(let record, let usage):
+            return JSONResponse.make(
+                state(record, reply, now: now, status: record.reportedStatus, usage: usage, limit: limit, charged: 0))
+        case .overLimit(let usage, let limit):
+            throw APIError.paymentRequired(plan: plan, usage: usage, limit: limit)
+        }
+    }
+
     static func text(_ s: String?) -> JSONValue { s.map { .string($0) } ?? .null }
     static func time(_ t: Timestamp?) -> JSONValue { t.map { .string($0.iso8601) } ?? .null }
 
