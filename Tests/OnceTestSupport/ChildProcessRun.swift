@@ -7,7 +7,7 @@ import Synchronization
 #endif
 
 /// A child process started by a test, observed without blocking any thread of the cooperative
-/// pool: its pipes are drained by dispatch read sources, its exit is polled with
+/// pool: its pipes are drained by reader threads of their own, its exit is polled with
 /// `waitpid(WNOHANG)` between `Task.sleep`s, and every wait is an `await` with a time limit.
 public final class ChildProcessRun: Sendable {
     /// What to do with the child's stdout and stderr.
@@ -80,7 +80,7 @@ public final class ChildProcessRun: Sendable {
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         var parentEnds: [Int32] = []  // the child's ends, closed here once it started
-        var readers: [(Int32, WritableKeyPath<State, Data>)] = []
+        var readers: [(fd: Int32, isStdout: Bool)] = []
         var input: (read: Int32, write: Int32)?
         if stdin != nil {
             let p = try makePipe()
@@ -97,7 +97,7 @@ public final class ChildProcessRun: Sendable {
             posix_spawn_file_actions_adddup2(&actions, out.write, 1)
             posix_spawn_file_actions_adddup2(&actions, err.write, 2)
             parentEnds += [out.write, err.write]
-            readers = [(out.read, \.stdout), (err.read, \.stderr)]
+            readers = [(out.read, true), (err.read, false)]
         case .discard:
             posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
             posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
@@ -130,33 +130,32 @@ public final class ChildProcessRun: Sendable {
         }
         pid = child
         shared.state.withLock { $0.openStreams = readers.count }
-        let queue = DispatchQueue(label: "once-tests.child-output")
         let shared = self.shared
-        for (fd, path) in readers {
-            let source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
-            // Non-blocking, and drained to EAGAIN on every event: the source may report "readable"
-            // once for data and end-of-file together, and would not report the end again.
-            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-            source.setEventHandler {
+        for (fd, isStdout) in readers {
+            // A blocking read loop on a thread of its own, not a dispatch read source: tearing
+            // read sources down races libdispatch's epoll bookkeeping on Linux and crashed the
+            // test process in `_dispatch_event_loop_drain` (swiftlang/sourcekit-lsp#2717 and
+            // swift-tools-protocols#73 hit the same). A plain read registers nothing with
+            // dispatch, and end of file ends the loop; no pool thread ever waits here.
+            let reader = Thread {
                 var buffer = [UInt8](repeating: 0, count: 65536)
                 while true {
                     let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
                     if n < 0, errno == EINTR { continue }
-                    if n < 0, errno == EAGAIN { return }
-                    if n > 0 {
-                        shared.state.withLock { $0[keyPath: path].append(contentsOf: buffer[0..<n]) }
-                    } else {
-                        source.cancel()
-                        return
+                    guard n > 0 else { break }
+                    shared.state.withLock { s in
+                        if isStdout {
+                            s.stdout.append(contentsOf: buffer[0..<n])
+                        } else {
+                            s.stderr.append(contentsOf: buffer[0..<n])
+                        }
                     }
                 }
-            }
-            source.setCancelHandler {
                 close(fd)
                 Self.settle(shared) { $0.openStreams -= 1 }
             }
-            // Each source keeps itself alive (its handler holds it) until it is cancelled at EOF.
-            source.resume()
+            reader.name = "once-tests.child-output"
+            reader.start()
         }
         if let input, let stdin {
             // A writer queue of its own: a full pipe may make this write wait, never a pool thread.
