@@ -16,6 +16,10 @@ public final class SQLiteStore: OnceStorage {
     }
 
     let pool: DatabasePool
+    /// Every write goes through it: concurrent writes share one commit (see ``GroupCommitWriter``).
+    let writer: GroupCommitWriter
+    /// Counters and feed rows of read-only answers, written with the writer's next batch.
+    let activity = DeferredActivity()
     let clock: @Sendable () -> Timestamp
     public let path: String
     /// Whether usage counters, daily metrics and the activity feed are kept. once-server keeps
@@ -23,9 +27,11 @@ public final class SQLiteStore: OnceStorage {
     public let recordsActivity: Bool
 
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    /// `writeQueue`: how many writes may wait for the writer before more are refused as
+    /// unavailable; `maxBatch`: how many share one transaction at most.
     public init(
         path: String, durability: Durability = .full, recordsActivity: Bool = true,
-        busyTimeout: Double = 10,
+        busyTimeout: Double = 10, writeQueue: Int = 1024, maxBatch: Int = 256,
         clock: @escaping @Sendable () -> Timestamp = SQLiteStore.systemClock
     ) throws {
         self.recordsActivity = recordsActivity
@@ -41,7 +47,9 @@ public final class SQLiteStore: OnceStorage {
         self.clock = clock
         self.path = path
         do {
-            self.pool = try DatabasePool(path: path, configuration: config)
+            let pool = try DatabasePool(path: path, configuration: config)
+            self.pool = pool
+            self.writer = GroupCommitWriter(pool: pool, capacity: writeQueue, maxBatch: maxBatch, deferred: activity)
             // GRDB's WAL set-up runs after `prepareDatabase` and sets the writer to
             // synchronous=NORMAL, which would make `.full` a lie: set it again, last.
             try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = \(synchronous)") }
@@ -258,10 +266,11 @@ enum JSONColumn {
 }
 
 extension SQLiteStore {
-    /// A write transaction with the database's errors mapped once.
+    /// A write transaction with the database's errors mapped once: `body` runs in the writer's
+    /// next group commit, in its own savepoint, and this returns after that commit.
     func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         do {
-            return try await pool.write(body)
+            return try await writer.submit(body)
         } catch {
             throw Self.map(error)
         }
@@ -309,6 +318,12 @@ extension SQLiteStore {
         default: return nil
         }
     }
+
+    /// What group commit has done so far (tests and diagnostics).
+    package var groupCommitStatistics: GroupCommitStatistics { writer.statistics }
+    /// Writes waiting for the writer's next transaction / in the one running now.
+    package var queuedWrites: Int { writer.queued }
+    package var writesInFlight: Int { writer.inFlight }
 
     public func isHealthy() async -> Bool {
         (try? await read { db in try Int.fetchOne(db, sql: "SELECT 1") }) != nil
