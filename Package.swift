@@ -59,15 +59,27 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        // The SDK's wire and tool backends' signed calls (issue 10).
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        // Tool secrets sealed at rest (already in the resolved graph through postgres-nio).
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        // The dashboard's templates (escaping by default) and /metrics (its registry directly:
+        // a process-wide MetricsSystem bootstrap would clash with tests that build many apps).
+        // Both are small; swift-prometheus brings swift-metrics' CoreMetrics and swift-atomics.
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         .target(name: "OnceEncoding"),
         .target(name: "OnceCore", dependencies: ["OnceEncoding"]),
+        // SQLite settings behind variadic C calls, which Swift does not import.
+        .target(name: "COnceSQLite", linkerSettings: [.linkedLibrary("sqlite3")]),
         .target(
             name: "OnceStore",
             dependencies: [
                 "OnceCore",
                 "OnceEncoding",
+                "COnceSQLite",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
@@ -93,6 +105,10 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         .executableTarget(
@@ -106,7 +122,17 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .target(name: "OnceOnly", dependencies: ["OnceEncoding"]),
+        // The SDK's wire is AsyncHTTPClient, not URLSession: on Linux that one drags libcurl and
+        // its thirty libraries into every start of every program linking the SDK (once-exec).
+        .target(
+            name: "OnceOnly",
+            dependencies: [
+                "OnceEncoding",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]),
         .testTarget(name: "OnceCoreTests", dependencies: ["OnceCore", "OnceEncoding"]),
         .testTarget(
             name: "OnceOnlyTests",

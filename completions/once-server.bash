@@ -186,9 +186,9 @@ _once-server() {
 
 _once-server_serve() {
     repeating_flags=()
-    non_repeating_flags=(--version -h --help)
+    non_repeating_flags=(--allow-private-tool-urls --dashboard --no-dashboard --version -h --help)
     repeating_options=()
-    non_repeating_options=(--host --port --database --duplicate-status-code --min-ttl --body-limit --durability --sweep-interval --log-level)
+    non_repeating_options=(--host --port --database --duplicate-status-code --min-ttl --body-limit --durability --store-timeout --sweep-interval --rate-limit --rate-burst --secret-key-file --log-level --log-format --session-secret-file --session-hours --metrics-token)
     __once-server_offer_flags_options 0
 
     # Offer option value completions
@@ -215,11 +215,36 @@ _once-server_serve() {
         __once-server_add_completions -W 'full'$'\n''normal'
         return
         ;;
+    '--store-timeout')
+        return
+        ;;
     '--sweep-interval')
+        return
+        ;;
+    '--rate-limit')
+        return
+        ;;
+    '--rate-burst')
+        return
+        ;;
+    '--secret-key-file')
         return
         ;;
     '--log-level')
         __once-server_add_completions -W 'trace'$'\n''debug'$'\n''info'$'\n''notice'$'\n''warning'$'\n''error'$'\n''critical'
+        return
+        ;;
+    '--log-format')
+        __once-server_add_completions -W 'text'$'\n''json'
+        return
+        ;;
+    '--session-secret-file')
+        return
+        ;;
+    '--session-hours')
+        return
+        ;;
+    '--metrics-token')
         return
         ;;
     esac

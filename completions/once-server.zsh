@@ -72,16 +72,28 @@ _once-server_serve() {
     local -i ret=1
     local -ar ___durability=('full' 'normal')
     local -ar ___log_level=('trace' 'debug' 'info' 'notice' 'warning' 'error' 'critical')
+    local -ar ___log_format=('text' 'json')
     local -ar arg_specs=(
         '--host[Address to listen on.]:host:'
         '--port[Port to listen on; 0 picks a free one (the log line tells which).]:port:'
-        '--database[Path of the SQLite database file; created if missing.]:path:'
+        '--database[The SQLite file (created if missing) or a postgres\://USER\[\:PASS\]@HOST\:PORT/DB\[?sslmode=…\] URL.]:path-or-url:'
         '--duplicate-status-code[Status for a duplicate check-lock\: 200 (default) or 409.]:duplicate-status-code:'
         '--min-ttl[Shortest TTL in seconds a lease or check-lock gets; shorter requests are raised to it.]:min-ttl:'
         '--body-limit[Largest request body in bytes; larger ones get 413.]:body-limit:'
         '--durability[Commit durability\: full (fsync each commit, survives power loss) or normal (survives a crash).]:durability:{__once-server_complete "${___durability[@]}"}'
+        '--store-timeout[Seconds a request may wait for PostgreSQL before it gets 503 with Retry-After.]:store-timeout:'
         '--sweep-interval[Seconds between retention sweeps (0 turns them off).]:sweep-interval:'
+        '--rate-limit[Requests per second each API key may make (token bucket refill); 0 turns limiting off.]:rate-limit:'
+        '--rate-burst[Requests a key may make at once before --rate-limit applies.]:rate-burst:'
+        '--secret-key-file[File holding the key that seals tool secrets (64 hex characters, 32 bytes).]:path:'
+        '--allow-private-tool-urls[Let tool URLs point at loopback and private addresses (refused by default).]'
         '--log-level[Log level\: trace, debug, info, notice, warning, error, critical.]:log-level:{__once-server_complete "${___log_level[@]}"}'
+        '--log-format[Log line format\: text or json (one object a line), on standard error.]:log-format:{__once-server_complete "${___log_format[@]}"}'
+        '--dashboard[Serve the dashboard under /ui.]'
+        '--no-dashboard[Serve the dashboard under /ui.]'
+        '--session-secret-file[A file whose contents (at least 32 bytes) sign dashboard session cookies.]:path:'
+        '--session-hours[Hours a dashboard login lasts.]:session-hours:'
+        '--metrics-token[Require `Authorization\: Bearer TOKEN` on GET /metrics.]:token:'
         '--version[Show the version.]'
         '(-h --help)'{-h,--help}'[Show help information.]'
     )
@@ -124,7 +136,7 @@ _once-server_keys_create() {
     local -i ret=1
     local -ar ___plan=('free' 'starter' 'pro' 'agency')
     local -ar arg_specs=(
-        '--database[Path of the SQLite database file; created if missing.]:path:'
+        '--database[The SQLite file (created if missing) or a postgres\://USER\[\:PASS\]@HOST\:PORT/DB\[?sslmode=…\] URL.]:path-or-url:'
         '--plan[Plan of the new account\: free, starter, pro or agency.]:plan:{__once-server_complete "${___plan[@]}"}'
         '--name[A label for the key (and its account).]:name:'
         '--account[Add the key to this existing account id instead of creating an account.]:account:'
@@ -139,7 +151,7 @@ _once-server_keys_create() {
 _once-server_keys_list() {
     local -i ret=1
     local -ar arg_specs=(
-        '--database[Path of the SQLite database file; created if missing.]:path:'
+        '--database[The SQLite file (created if missing) or a postgres\://USER\[\:PASS\]@HOST\:PORT/DB\[?sslmode=…\] URL.]:path-or-url:'
         '--json[Print JSON lines instead of a table.]'
         '--version[Show the version.]'
         '(-h --help)'{-h,--help}'[Show help information.]'
@@ -152,7 +164,7 @@ _once-server_keys_list() {
 _once-server_keys_revoke() {
     local -i ret=1
     local -ar arg_specs=(
-        '--database[Path of the SQLite database file; created if missing.]:path:'
+        '--database[The SQLite file (created if missing) or a postgres\://USER\[\:PASS\]@HOST\:PORT/DB\[?sslmode=…\] URL.]:path-or-url:'
         ':key:'
         '--version[Show the version.]'
         '(-h --help)'{-h,--help}'[Show help information.]'

@@ -24,13 +24,17 @@ public struct AgentDecision: Sendable, Equatable {
     public var riskLevel: String
     public var argsHash: String?
     public var spendUSD: Double
+    /// The backend's result of a successful executed call, kept so an identical call inside the
+    /// dedup window can answer it again (API §7 step 7); never shown in the log.
+    public var result: JSONValue?
 
     public var allowed: Bool { decision != "blocked" }
 
     public init(
         ts: Timestamp, agentId: String, tool: String, decision: String, policyReason: String, riskLevel: String,
-        argsHash: String?, spendUSD: Double
+        argsHash: String?, spendUSD: Double, result: JSONValue? = nil
     ) {
+        self.result = result
         self.ts = ts
         self.agentId = agentId
         self.tool = tool

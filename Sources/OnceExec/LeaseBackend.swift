@@ -7,7 +7,10 @@ package protocol LeaseBackend: Sendable {
     /// A short description for messages (`local store /path` or `server http://…`).
     var name: String { get }
 
-    func acquire(key: String, ttl: Int, runId: String, retryFailed: Bool) async throws(BackendError) -> AcquireResult
+    /// Takes the lease; `holder` goes into its metadata beside `run_id`, so whoever looks at a
+    /// held lease (status, the dashboard) sees which host runs which command.
+    func acquire(key: String, ttl: Int, runId: String, retryFailed: Bool, holder: LeaseHolder)
+        async throws(BackendError) -> AcquireResult
     func extend(key: String, leaseId: String, ttl: Int) async throws(BackendError) -> RenewResult
     func complete(key: String, leaseId: String, record: JSONValue) async throws(BackendError) -> FinishResult
     func fail(key: String, leaseId: String, errorCode: String, record: JSONValue) async throws(BackendError)
@@ -22,6 +25,36 @@ package protocol LeaseBackend: Sendable {
     func recordRun(runId: String, record: JSONValue) async
     /// Runs, most recently active first: a page of ids with their last event's time (ms).
     func runPage(limit: Int, offset: Int) async throws(BackendError) -> [RunPageItem]
+    /// Offers the attempt's run record as it will read if the finish that follows is recorded,
+    /// so a backend that can may write it in the finish's own transaction (one commit less).
+    func stageRunRecord(runId: String, record: JSONValue)
+    /// Whether a finish wrote the staged record; the caller then does not ``recordRun(runId:record:)``.
+    func stagedRunRecordWritten() -> Bool
+}
+
+extension LeaseBackend {
+    package func stageRunRecord(runId: String, record: JSONValue) {}
+    package func stagedRunRecordWritten() -> Bool { false }
+}
+
+/// Who takes a lease: this host and the command it runs.
+package struct LeaseHolder: Sendable, Equatable {
+    package var host: String
+    package var argv: [String]
+
+    package init(host: String, argv: [String]) {
+        self.host = host
+        self.argv = argv
+    }
+
+    /// The lease metadata: `run_id`, `host` and `argv` (at most 32 arguments of 256 characters each,
+    /// so a long command line cannot push the metadata past the API's size limit).
+    package func metadata(runId: String) -> JSONValue {
+        let args = argv.prefix(32).map { JSONValue.string(String($0.prefix(256))) }
+        return .object(["run_id": .string(runId), "host": .string(host), "argv": .array(Array(args))])
+    }
+
+    package static let none = LeaseHolder(host: "", argv: [])
 }
 
 package struct RunPageItem: Sendable, Equatable {

@@ -26,6 +26,15 @@ package struct LocalBackend: LeaseBackend {
         }
     }
 
+    /// The run record staged for the finish (``stageRunRecord(runId:record:)``), and whether
+    /// a finish that applied wrote it.
+    private let staged = StagedRecord()
+
+    final class StagedRecord: Sendable {
+        private let state = Mutex<(event: RunEvent?, written: Bool)>((nil, false))
+        func withLock<T>(_ body: (inout (event: RunEvent?, written: Bool)) -> T) -> T { state.withLock { body(&$0) } }
+    }
+
     package var name: String { "local store \(store.path)" }
 
     /// Opens the store at `path`, creating and migrating it if needed.
@@ -48,7 +57,7 @@ package struct LocalBackend: LeaseBackend {
         defer { turn.release() }
         let seconds = Double(busyTimeout.components.seconds) + Double(busyTimeout.components.attoseconds) / 1e18
         do {
-            let store = try SQLiteStore(path: path, recordsActivity: false, busyTimeout: seconds)
+            let store = try SQLiteStore(path: path, recordsActivity: false, busyTimeout: seconds, shortLived: true)
             return LocalBackend(store: store, account: try store.localAccount(), busyTimeout: busyTimeout)
         } catch {
             if Self.isBusy(error) { throw .busy(Self.busyMessage(path, busyTimeout)) }
@@ -144,11 +153,12 @@ package struct LocalBackend: LeaseBackend {
         }
     }
 
-    package func acquire(key: String, ttl: Int, runId: String, retryFailed: Bool) async throws(BackendError)
+    package func acquire(key: String, ttl: Int, runId: String, retryFailed: Bool, holder: LeaseHolder)
+        async throws(BackendError)
         -> AcquireResult
     {
         let acquire = LeaseCommand.Acquire(
-            ttl: ttl, metadata: .object(["run_id": .string(runId)]),
+            ttl: ttl, metadata: holder.metadata(runId: runId),
             newLeaseId: "lease_" + APIKeyMaterial.randomToken(), retryFailed: retryFailed)
         let decided = try await run {
             try await store.acquire(account: account, key: key, acquire, requestId: nil)
@@ -193,14 +203,30 @@ package struct LocalBackend: LeaseBackend {
 
     private func finish(_ key: String, _ mutation: LeaseMutation) async throws(BackendError) -> FinishResult {
         let events = pending.take()
-        let reply = try await run {
-            try await store.mutate(account: account, key: key, mutation, requestId: nil, runEvents: events)
-        }.value
-        switch reply {
-        case .completed, .failed, .canceled: return .done
-        case .extended, .mismatch, .notActive, .notFound: return .rejected(Self.describe(reply))
+        let record = staged.withLock { $0.written ? nil : $0.event }
+        let ifApplied = record.map { [$0] } ?? []
+        let decided = try await run {
+            try await store.mutate(
+                account: account, key: key, mutation, requestId: nil, runEvents: events, ifApplied: ifApplied)
+        }
+        switch decided.value {
+        case .completed, .failed, .canceled:
+            // Written only if this finish changed the lease; a replay of one already stored
+            // (an earlier attempt that committed) answers the same but wrote it then.
+            if record != nil { staged.withLock { $0.written = true } }
+            return .done
+        case .extended, .mismatch, .notActive, .notFound: return .rejected(Self.describe(decided.value))
         }
     }
+
+    package func stageRunRecord(runId: String, record: JSONValue) {
+        let event = RunEvent(
+            runId: runId, type: RunRecord.eventType, ts: store.now(), status: record["outcome"]?.stringValue,
+            message: record["message"]?.stringValue, data: record)
+        staged.withLock { $0 = (event, false) }
+    }
+
+    package func stagedRunRecordWritten() -> Bool { staged.withLock { $0.written } }
 
     package func status(key: String) async throws(BackendError) -> KeyStatus? {
         let record = try await run { try await store.leaseRecord(account: account, key: key) }

@@ -62,10 +62,11 @@ package struct RemoteBackend: LeaseBackend {
         }
     }
 
-    package func acquire(key: String, ttl: Int, runId: String, retryFailed: Bool) async throws(BackendError)
+    package func acquire(key: String, ttl: Int, runId: String, retryFailed: Bool, holder: LeaseHolder)
+        async throws(BackendError)
         -> AcquireResult
     {
-        var body: JSONObject = ["key": .string(key), "ttl": .int(ttl), "metadata": .object(["run_id": .string(runId)])]
+        var body: JSONObject = ["key": .string(key), "ttl": .int(ttl), "metadata": JSON(holder.metadata(runId: runId))]
         if retryFailed { body["retry_failed"] = .bool(true) }
         let (code, json) = try await call("POST", "/ai/lease", body: body)
         guard code == 200 else { throw notAnAnswer("/ai/lease", code, json) }

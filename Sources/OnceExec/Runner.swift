@@ -54,7 +54,8 @@ package struct Runner {
                 do {
                     answer = .success(
                         try await backend.acquire(
-                            key: options.key, ttl: options.ttl, runId: runId, retryFailed: retryFailed))
+                            key: options.key, ttl: options.ttl, runId: runId, retryFailed: retryFailed,
+                            holder: LeaseHolder(host: Self.hostName, argv: options.command)))
                 } catch {
                     answer = .failure(error)
                 }
@@ -291,6 +292,19 @@ package struct Runner {
         record.stderrBytes = stderrTail?.bytes
         record.merged = out != nil && err == nil
         let json = record.json
+        if case .cancel(let signal) = decision {
+            s.message =
+                "\(runLabel): interrupted by \(signalName(signal)); the lease was canceled (the next run of KEY runs)"
+            reporter.note(s.message!)
+        }
+        // The history record as it will read if the finish is recorded: a backend that can
+        // writes it in the finish's own transaction (the local store: one commit less).
+        let expected = machine.settle(.done) ?? .unrecorded
+        var expectedRecord = record
+        Self.conclude(
+            &expectedRecord, end: expected, decision: decision,
+            summary: concluded(s, expected, decision: decision, runLabel: runLabel))
+        backend.stageRunRecord(runId: runId, record: expectedRecord.historyJSON)
         let answer: FinishAnswer
         switch decision {
         case .unleased:
@@ -308,15 +322,33 @@ package struct Runner {
                 try await backend.fail(key: lease.key, leaseId: lease.leaseId, errorCode: errorCode, record: json)
             }
         case .cancel(let signal):
-            s.message =
-                "\(runLabel): interrupted by \(signalName(signal)); the lease was canceled (the next run of KEY runs)"
-            reporter.note(s.message!)
             answer = await finishing { () async throws(BackendError) -> FinishResult in
                 try await backend.cancel(
                     key: lease.key, leaseId: lease.leaseId, reason: "interrupted by \(signalName(signal))")
             }
         }
         let end = machine.settle(answer) ?? .unrecorded
+        s = concluded(s, end, decision: decision, runLabel: runLabel)
+        switch end {
+        case .recordRejected(let why):
+            reporter.warn("\(runLabel): could not record the run's end: \(why)")
+        case .lostUnrecorded, .unrecorded:
+            reporter.warn(s.message!)
+        case .recorded, .timedOut, .lost:
+            break
+        }
+        if s.outcome != .ran { s.exitCode = options.exitCodes.code(for: s.outcome) }
+        // One history record per attempt, whatever the end: a retry must not erase a failure.
+        if end == expected, backend.stagedRunRecordWritten() { return s }
+        Self.conclude(&record, end: end, decision: decision, summary: s)
+        await backend.recordRun(runId: runId, record: record.historyJSON)
+        return s
+    }
+
+    /// The summary once the run has ended as `end` (outcome and message; the exit code follows
+    /// from the outcome).
+    func concluded(_ summary: ExecSummary, _ end: RunEnd, decision: FinishDecision, runLabel: String) -> ExecSummary {
+        var s = summary
         switch end {
         case .recorded:
             break
@@ -329,7 +361,6 @@ package struct Runner {
                 "\(runLabel): lease lost (\(cause.rawValue)); the child was "
                 + (options.onLeaseLost == .stop ? "stopped" : "not stopped")
         case .recordRejected(let why):
-            reporter.warn("\(runLabel): could not record the run's end: \(why)")
             s.outcome = .leaseLost
             s.message = "\(runLabel): the lease was lost before the run ended: \(why)"
         case .lostUnrecorded:
@@ -337,20 +368,19 @@ package struct Runner {
             s.outcome = .leaseLost
             s.message =
                 "\(runLabel): the run ended (\(decision.outcome)) after its lease was lost; it could not be recorded"
-            reporter.warn(s.message!)
         case .unrecorded:
             s.outcome = .unreachable
             s.message = "\(runLabel): the run ended (\(decision.outcome)) but the lease service could not record it"
-            reporter.warn(s.message!)
         }
-        if s.outcome != .ran { s.exitCode = options.exitCodes.code(for: s.outcome) }
-        // One history record per attempt, whatever the end: a retry must not erase a failure.
+        return s
+    }
+
+    /// Fills the history fields of `record` for a run that ended as `end`.
+    static func conclude(_ record: inout RunRecord, end: RunEnd, decision: FinishDecision, summary: ExecSummary) {
         let history = end.history(decision)
         record.outcome = history.outcome
         record.errorCode = history.errorCode
-        record.message = s.message
-        await backend.recordRun(runId: runId, record: record.historyJSON)
-        return s
+        record.message = summary.message
     }
 
     /// Finishing is retried briefly: the child's work is done and losing its outcome would make

@@ -1,8 +1,8 @@
+import AsyncHTTPClient
 import Foundation
-
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
-#endif
+import NIOCore
+import NIOHTTP1
+import NIOPosix
 
 /// Suspends the caller for a number of seconds. The client uses it between retry attempts and
 /// between polls of ``AIClient/wait(key:timeout:pollMin:pollMax:autoExtend:extendEvery:leaseId:ttl:)``;
@@ -47,10 +47,37 @@ public struct OnceOnlyResponse: Sendable {
     }
 }
 
+/// The SDK's process-wide HTTP client: never shut down, like `HTTPClient.shared`, but a
+/// connection that cannot be made fails at once. The SDK's own retry loop decides what comes
+/// next (SDK.md §3.3); AsyncHTTPClient's default would retry connecting until its connect
+/// timeout, so a refused connection came back as a timeout and fail-open named the wrong reason.
+let defaultHTTPClient: HTTPClient = {
+    var configuration = HTTPClient.Configuration.singletonConfiguration
+    configuration.decompression = .disabled
+    configuration.connectionPool.idleTimeout = .seconds(60)
+    configuration.connectionPool.retryConnectionEstablishment = false
+    return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+}()
+
+/// One request as built for the wire, before any attempt.
+struct WireRequest: Sendable {
+    var method: String
+    var url: String
+    var headers: [(String, String)]
+    var body: [UInt8]?
+}
+
 /// Sends requests to the API: URL building, fixed headers, one timeout per attempt and the
 /// retry loop of the official clients (SDK.md §3.3).
+///
+/// The wire is AsyncHTTPClient (SwiftNIO), not URLSession: on Linux URLSession lives in
+/// FoundationNetworking, which loads libcurl and some thirty shared libraries (GnuTLS, Kerberos,
+/// LDAP, p11-kit) at every start of every program that links the SDK, once-exec included,
+/// whether or not it makes a request.
 final class HTTPTransport: Sendable {
     static let retryableStatuses: Set<Int> = [429, 500, 502, 503, 504]
+    /// Answers larger than this are a transport failure, not a reason to run out of memory.
+    static let maxBody = 16 << 20
 
     let baseURL: String
     let apiKey: String
@@ -59,12 +86,12 @@ final class HTTPTransport: Sendable {
     let maxRetries: Int
     let backoff: Double
     let maxBackoff: Double
-    let session: URLSession
+    let client: HTTPClient
     let sleep: Sleeper
 
     init(
         baseURL: String, apiKey: String, userAgent: String, timeout: Double, maxRetries: Int, backoff: Double,
-        maxBackoff: Double, session: URLSession, sleep: @escaping Sleeper
+        maxBackoff: Double, client: HTTPClient, sleep: @escaping Sleeper
     ) {
         self.baseURL = baseURL
         self.apiKey = apiKey
@@ -73,18 +100,8 @@ final class HTTPTransport: Sendable {
         self.maxRetries = maxRetries
         self.backoff = backoff
         self.maxBackoff = maxBackoff
-        self.session = session
+        self.client = client
         self.sleep = sleep
-    }
-
-    /// A session without caches or cookies, so repeated polls always reach the server.
-    static func makeSession() -> URLSession {
-        let configuration = URLSessionConfiguration.ephemeral
-        configuration.urlCache = nil
-        configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
-        configuration.httpCookieStorage = nil
-        configuration.httpShouldSetCookies = false
-        return URLSession(configuration: configuration)
     }
 
     /// The exponential wait before retry number `attempt + 1` (no jitter).
@@ -118,120 +135,71 @@ final class HTTPTransport: Sendable {
 
     func makeRequest(
         method: String, path: String, query: [(String, String)], body: JSON?, headers: [String: String]
-    ) throws -> URLRequest {
+    ) throws -> WireRequest {
         var text = baseURL + (path.hasPrefix("/") ? path : "/" + path)
         if !query.isEmpty {
             text +=
                 "?" + query.map { "\(FormEncoding.encode($0.0))=\(FormEncoding.encode($0.1))" }.joined(separator: "&")
         }
-        guard let url = URL(string: text) else { throw OnceOnlyError.invalidArgument("invalid URL: \(text)") }
-        var request = URLRequest(url: url)
-        request.httpMethod = method
-        // Our own timer decides; the session's must not fire first.
-        request.timeoutInterval = max(0.001, timeout) + 30
-        request.setValue("Bearer \(apiKey)", forHTTPHeaderField: "Authorization")
-        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        request.setValue(userAgent, forHTTPHeaderField: "User-Agent")
-        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
-        if let body { request.httpBody = Data(body.serialized().utf8) }
-        return request
+        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
+            url.host != nil
+        else { throw OnceOnlyError.invalidArgument("invalid URL: \(text)") }
+        var fields: [(String, String)] = [
+            ("Authorization", "Bearer \(apiKey)"), ("Content-Type", "application/json"), ("User-Agent", userAgent),
+        ]
+        for (name, value) in headers {
+            fields.removeAll { $0.0.lowercased() == name.lowercased() }
+            fields.append((name, value))
+        }
+        return WireRequest(
+            method: method, url: url.absoluteString, headers: fields, body: body.map { Array($0.serialized().utf8) })
     }
 
-    /// One attempt, limited to `timeout` seconds.
-    func perform(_ request: URLRequest) async throws -> OnceOnlyResponse {
+    /// One attempt, limited to `timeout` seconds (connecting, sending and reading the whole answer).
+    func perform(_ wire: WireRequest) async throws -> OnceOnlyResponse {
         let limit = max(0.001, timeout)
-        let attempt = AttemptState()
-        return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation {
-                (continuation: CheckedContinuation<OnceOnlyResponse, any Error>) in
-                attempt.start(continuation)
-                let task = session.dataTask(with: request) { data, response, error in
-                    attempt.finish(Self.outcome(data: data, response: response, error: error, limit: limit))
-                }
-                let timer = DispatchWorkItem { attempt.finish(.failure(OnceOnlyError.timeout(seconds: limit))) }
-                attempt.attach(task: task, timer: timer)
-                DispatchQueue.global().asyncAfter(deadline: .now() + limit, execute: timer)
-                task.resume()
+        var request = HTTPClientRequest(url: wire.url)
+        request.method = HTTPMethod(rawValue: wire.method)
+        for (name, value) in wire.headers { request.headers.add(name: name, value: value) }
+        if let body = wire.body { request.body = .bytes(ByteBuffer(bytes: body)) }
+        let deadline = NIODeadline.now() + .nanoseconds(Int64(limit * 1e9))
+        do {
+            let response = try await client.execute(request, deadline: deadline)
+            let body = try await response.body.collect(upTo: Self.maxBody)
+            var headers: [String: String] = [:]
+            for (name, value) in response.headers {
+                let key = name.lowercased()
+                headers[key] = headers[key].map { "\($0), \(value)" } ?? value
             }
-        } onCancel: {
-            attempt.finish(.failure(CancellationError()))
-        }
-    }
-
-    static func outcome(data: Data?, response: URLResponse?, error: (any Error)?, limit: Double) -> Result<
-        OnceOnlyResponse, any Error
-    > {
-        if let error {
-            if let urlError = error as? URLError, urlError.code == .timedOut {
-                return .failure(OnceOnlyError.timeout(seconds: limit))
+            return OnceOnlyResponse(
+                status: Int(response.status.code), headers: headers, text: String(buffer: body))
+        } catch let error as HTTPClientError {
+            if Task.isCancelled || error == .cancelled { throw CancellationError() }
+            if error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
+                throw OnceOnlyError.timeout(seconds: limit)
             }
-            let code = (error as? URLError).map { " (URLError \($0.code.rawValue))" } ?? ""
-            return .failure(OnceOnlyError.transport(error.localizedDescription + code))
+            throw OnceOnlyError.transport(Self.describe(error))
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            if Task.isCancelled { throw CancellationError() }
+            // An answer cut off past the deadline surfaces as the connection's error, not ours.
+            if NIODeadline.now() >= deadline { throw OnceOnlyError.timeout(seconds: limit) }
+            throw OnceOnlyError.transport(Self.describe(error))
         }
-        guard let http = response as? HTTPURLResponse else {
-            return .failure(OnceOnlyError.transport("the answer was not HTTP"))
-        }
-        var headers: [String: String] = [:]
-        for (name, value) in http.allHeaderFields {
-            headers[String(describing: name).lowercased()] = String(describing: value)
-        }
-        let text = String(decoding: data ?? Data(), as: UTF8.self)
-        return .success(OnceOnlyResponse(status: http.statusCode, headers: headers, text: text))
-    }
-}
-
-/// The shared state of one attempt: the first of answer, timer and cancellation wins; the
-/// others find the continuation gone. Guarded by a lock because URLSession and Dispatch call
-/// back on their own threads.
-///
-/// `@unchecked Sendable` is sound because every stored property is read and written only while
-/// `lock` is held, and what leaves the lock (`task.cancel()`, `timer.cancel()`, resuming the
-/// continuation) is documented as safe from any thread. `Synchronization.Mutex` would say this
-/// to the compiler, but it needs macOS 15 and the SDK supports macOS 14.
-private final class AttemptState: @unchecked Sendable {
-    private let lock = NSLock()
-    private var continuation: CheckedContinuation<OnceOnlyResponse, any Error>?
-    private var task: URLSessionDataTask?
-    private var timer: DispatchWorkItem?
-    private var pending: Result<OnceOnlyResponse, any Error>?
-
-    func start(_ continuation: CheckedContinuation<OnceOnlyResponse, any Error>) {
-        lock.lock()
-        if let pending {
-            lock.unlock()
-            continuation.resume(with: pending)
-            return
-        }
-        self.continuation = continuation
-        lock.unlock()
     }
 
-    func attach(task: URLSessionDataTask, timer: DispatchWorkItem) {
-        lock.lock()
-        let finished = continuation == nil
-        self.task = task
-        self.timer = timer
-        lock.unlock()
-        if finished { task.cancel() }
-    }
-
-    func finish(_ result: Result<OnceOnlyResponse, any Error>) {
-        lock.lock()
-        guard let continuation else {
-            // Cancelled before the continuation existed: remember the outcome for start().
-            if pending == nil, case .failure = result { pending = result }
-            lock.unlock()
-            return
+    /// A transport failure in words a person reads, e.g. "connection refused (127.0.0.1:9)".
+    static func describe(_ error: any Error) -> String {
+        if let error = error as? NIOConnectionError {
+            let firstFailure = error.connectionErrors.first.map { "\($0.error)" } ?? "\(error)"
+            return "cannot connect to \(error.host):\(error.port): \(firstFailure)"
         }
-        self.continuation = nil
-        let task = self.task
-        let timer = self.timer
-        self.task = nil
-        self.timer = nil
-        lock.unlock()
-        timer?.cancel()
-        if case .failure = result { task?.cancel() }
-        continuation.resume(with: result)
+        if let error = error as? IOError { return error.description }
+        if let error = error as? HTTPClientError, error == .remoteConnectionClosed {
+            return "the server closed the connection before it answered"
+        }
+        return "\(error)"
     }
 }
 

@@ -1,8 +1,5 @@
+import AsyncHTTPClient
 import Foundation
-
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
-#endif
 
 /// The OnceOnly API client: idempotency locks, AI leases, governance, usage and run timelines.
 ///
@@ -58,14 +55,16 @@ public final class OnceOnlyClient: Sendable {
     ///   - retryBackoff: Base backoff in seconds, doubled per attempt (default 0.5).
     ///   - retryMaxBackoff: Backoff cap in seconds (default 5).
     ///   - userAgent: Defaults to `onceonly-swift-sdk/<version>`.
-    ///   - session: The `URLSession` to use; by default a private ephemeral session without cache.
+    ///   - httpClient: The AsyncHTTPClient to send with; by default one shared by the process that
+    ///     needs no shutdown (like `HTTPClient.shared`, but a refused connection fails at once so
+    ///     the SDK's own retries decide). One you pass stays yours to shut down.
     ///   - sleep: How to wait between retries and polls; inject one in tests to observe waits.
     ///   - environment: Where `ONCEONLY_API_KEY` and `ONCEONLY_BASE_URL` are looked up.
     /// - Throws: ``OnceOnlyError/invalidArgument(_:)`` `"apiKey is required"` when no key is found.
     public init(
         apiKey: String? = nil, baseURL: String? = nil, timeout: Double = 5.0, failOpen: Bool = true,
         maxRetries429: Int = 0, retryBackoff: Double = 0.5, retryMaxBackoff: Double = 5.0, userAgent: String? = nil,
-        session: URLSession? = nil, sleep: Sleeper? = nil,
+        httpClient: HTTPClient? = nil, sleep: Sleeper? = nil,
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws {
         guard let key = apiKey ?? environment["ONCEONLY_API_KEY"], !key.isEmpty else {
@@ -82,7 +81,7 @@ public final class OnceOnlyClient: Sendable {
         let transport = HTTPTransport(
             baseURL: self.baseURL, apiKey: key, userAgent: self.userAgent, timeout: timeout,
             maxRetries: self.maxRetries429, backoff: retryBackoff, maxBackoff: retryMaxBackoff,
-            session: session ?? HTTPTransport.makeSession(),
+            client: httpClient ?? defaultHTTPClient,
             sleep: sleep ?? { seconds in try await Task.sleep(nanoseconds: UInt64(max(0, seconds) * 1e9)) })
         self.transport = transport
         self.ai = AIClient(transport: transport)

@@ -200,6 +200,12 @@ enum PostgresSchema {
                 """,
             ]
         ),
+        (
+            // A successful governed call keeps its result, so an identical call inside the
+            // dedup window answers it again without a second backend call (API §7 step 7).
+            "v3",
+            ["ALTER TABLE agent_logs ADD COLUMN result TEXT"]
+        ),
     ]
 }
 

@@ -109,9 +109,9 @@ extension PostgresStore {
                 try await c.query(
                     """
                     INSERT INTO agent_logs (account_id, agent_id, ts, tool, decision, policy_reason, risk_level,
-                        args_hash, spend_usd)
+                        args_hash, spend_usd, result)
                     VALUES (\(accountId), \(d.agentId), \(d.ts.milliseconds), \(d.tool), \(d.decision),
-                        \(d.policyReason), \(d.riskLevel), \(d.argsHash), \(d.spendUSD))
+                        \(d.policyReason), \(d.riskLevel), \(d.argsHash), \(d.spendUSD), \(d.result?.canonicalText))
                     """, logger: logger)
             }
         }

@@ -21,6 +21,10 @@ public enum APIError: HTTPResponseError, Sendable {
     case featureNotAvailable(String)
     /// A policy names tools that are not registered (API §8.1; 400, API §15 row 27).
     case unknownTools([String])
+    /// No enabled tool of that name in the agent's scope or `global` (API §6.2: 404).
+    case toolNotFound(String)
+    /// Creating the tool would pass the plan's tool count (API §10.2: 403).
+    case planLimit(String)
     /// The key used up its token bucket (API §1.3); retry after `retryAfter` seconds.
     case rateLimited(retryAfter: Int)
     /// The store cannot answer now; retryable (SDKs retry 503 and honour `Retry-After`).
@@ -40,6 +44,8 @@ public enum APIError: HTTPResponseError, Sendable {
         case .bodyTooLarge: .contentTooLarge
         case .featureNotAvailable: .forbidden
         case .unknownTools: .badRequest
+        case .toolNotFound: .notFound
+        case .planLimit: .forbidden
         case .rateLimited: .tooManyRequests
         case .unavailable: .serviceUnavailable
         case .internal: .internalServerError
@@ -85,6 +91,9 @@ public enum APIError: HTTPResponseError, Sendable {
                 "message": .string(
                     "register these tools first (POST /v1/tools): " + tools.joined(separator: ", ")),
             ])
+        case .toolNotFound(let message):
+            .object(["error": .string("tool_not_found"), "message": .string(message)])
+        case .planLimit(let message): .object(["error": .string("plan_limit"), "message": .string(message)])
         case .rateLimited: .object(["error": .string("rate_limited")])
         case .unavailable:
             .object([

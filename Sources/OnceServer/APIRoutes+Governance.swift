@@ -13,7 +13,7 @@ extension APIRoutes {
             Route(method: .post, path: "agents/:agent_id/enable", handler: enableAgent),
             Route(method: .get, path: "agents/:agent_id/logs", handler: agentLogs),
             Route(method: .get, path: "agents/:agent_id/metrics", handler: agentMetrics),
-        ]
+        ] + toolRoutes + aiRunRoutes
     }
 
     // MARK: Policies (API §8)

@@ -7,13 +7,22 @@ import ServiceLifecycle
 
 /// Builds the once-server application: routes of API v1 over a store.
 public enum OnceServerApp {
-    public static func router(store: any OnceStorage, configuration: ServerConfiguration) -> Router<OnceRequestContext>
-    {
+    /// `metrics`: the process's one set of metric families (``application(store:configuration:logger:onListening:)``
+    /// shares it with the sweeper); nil makes one for this router.
+    public static func router(
+        store: any OnceStorage, configuration: ServerConfiguration, metrics: ServerMetrics? = nil
+    ) -> Router<OnceRequestContext> {
+        let metrics = metrics ?? ServerMetrics()
         let api = APIRoutes(store: store, configuration: configuration)
         var table = RouteTable()
         let router = Router(context: OnceRequestContext.self)
         for route in api.routes { table.add(route.method, "/v1/" + route.path) }
         table.add(.get, "/healthz")
+        table.add(.get, "/metrics")
+        // A template that does not parse is a build mistake every dashboard test catches.
+        let dashboard = configuration.dashboard ? try! Dashboard(store: store, configuration: configuration) : nil
+        if dashboard != nil { for (method, path) in Dashboard.paths { table.add(method, path) } }
+        router.add(middleware: RequestObserver(metrics: metrics))
         router.add(middleware: EnvelopeMiddleware(routes: table, bodyLimit: configuration.bodyLimit))
         // A load balancer drains a replica whose database does not answer.
         router.get("/healthz") { _, _ in
@@ -28,6 +37,8 @@ public enum OnceServerApp {
             middleware: AuthMiddleware(
                 store: store, limiter: RateLimiter(rate: configuration.rateLimit, burst: configuration.rateBurst)))
         api.register(on: v1.group(context: AuthenticatedContext.self))
+        dashboard?.register(on: router)
+        MetricsRoute.register(on: router, metrics: metrics, store: store, token: configuration.metricsToken)
         return router
     }
 
@@ -38,11 +49,13 @@ public enum OnceServerApp {
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         var services: [any Service] = []
+        let metrics = ServerMetrics()
         if configuration.sweepInterval > 0 {
-            services.append(SweepService(store: store, interval: configuration.sweepInterval, logger: logger))
+            services.append(
+                SweepService(store: store, interval: configuration.sweepInterval, logger: logger, metrics: metrics))
         }
         return Application(
-            router: router(store: store, configuration: configuration),
+            router: router(store: store, configuration: configuration, metrics: metrics),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
             services: services,
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? configuration.port) },

@@ -8,6 +8,7 @@ struct SweepService: Service {
     let store: any OnceStorage
     let interval: Int
     let logger: Logger
+    var metrics: ServerMetrics? = nil
 
     func run() async throws {
         // The service group asks services to stop by graceful shutdown, not cancellation;
@@ -22,8 +23,10 @@ struct SweepService: Service {
                 while true {
                     let report = try await store.sweep(batchSize: 500)
                     removed += report.total
+                    metrics?.sweep(report)
                     if report.total == 0 || Task.isCancelled { break }
                 }
+                metrics?.sweepRuns.increment()
                 if removed > 0 { logger.debug("retention sweep", metadata: ["rows": "\(removed)"]) }
             } catch is CancellationError {
                 return

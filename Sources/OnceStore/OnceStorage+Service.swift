@@ -36,14 +36,17 @@ extension OnceStorage {
     }
 
     /// Extends, completes, fails or cancels the lease of `key`, appending `runEvents` in the
-    /// same transaction (one commit, one fsync).
+    /// same transaction (one commit, one fsync), and `ifApplied` too when the mutation changed
+    /// the lease (not on a refusal, nor on the replay of a finish already stored).
     public func mutate(
         account: AccountContext, key: String, _ mutation: LeaseMutation, requestId: String?,
-        runEvents: [RunEvent] = []
+        runEvents: [RunEvent] = [], ifApplied: [RunEvent] = []
     ) async throws -> Decided<MutationReply> {
         try await transition(account: account, key: key, requestId: requestId, runEvents: runEvents) {
             stored, input in
-            LeaseEngine.mutate(mutation, to: stored, now: input.now)
+            var transition = LeaseEngine.mutate(mutation, to: stored, now: input.now)
+            if transition.write != nil { transition.effects.runEvents += ifApplied }
+            return transition
         }
     }
 

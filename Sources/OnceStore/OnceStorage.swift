@@ -14,7 +14,7 @@ import OnceCore
 ///
 /// Implementations: ``SQLiteStore`` (embedded default) and `PostgresStore` (module
 /// `OncePostgres`). Every implementation must pass the conformance suite in `Tests/OnceStoreTests`.
-public protocol OnceStorage: Sendable {
+public protocol OnceStorage: ToolStorage {
     /// The store's clock, as well as it can be read without a round trip: the one clock that
     /// decides expiry (ARCHITECTURE invariant 1). Decisions use the `now` handed to `decide`.
     func now() -> Timestamp
@@ -85,6 +85,22 @@ public protocol OnceStorage: Sendable {
     func agentLogs(accountId: Int64, agentId: String, limit: Int) async throws -> [AgentDecision]
     /// Decisions with `ts` after the store's clock minus `seconds`.
     func agentMetrics(accountId: Int64, agentId: String, sinceSecondsAgo seconds: Int) async throws -> AgentMetrics
+
+    // MARK: Dashboard reads (keyset pages; `DashboardReads.swift`)
+    /// Leases held now (state held, deadline after the store's clock), by key, after `afterKey`.
+    func heldLeases(accountId: Int64, afterKey: String?, limit: Int) async throws -> Decided<[LeaseRecord]>
+    /// Stored check-locks (live or expired but not yet swept), by key, after `afterKey`.
+    func checkLocks(accountId: Int64, afterKey: String?, limit: Int) async throws -> Decided<[CheckLockRecord]>
+    /// Runs newest first (as ``listRuns(account:limit:offset:prefix:)``), narrowed by `filter`,
+    /// strictly after `cursor`.
+    func runsPage(accountId: Int64, filter: RunFilter, after cursor: RunCursor?, limit: Int) async throws
+        -> [RunPageItem]
+    /// Feed events newest first with an id below `beforeId`, of the given types (all when empty).
+    func feedPage(accountId: Int64, types: [String], beforeId: Int64?, limit: Int) async throws -> [StoredFeedEvent]
+    /// Feed events of the last `seconds` by the store's clock, counted by type and error code.
+    func feedCounts(accountId: Int64, sinceSecondsAgo seconds: Int) async throws -> [FeedCount]
+    /// Leases held now in every account (for the `once_leases_held` gauge).
+    func heldLeaseCount() async throws -> Int
 
     // MARK: Maintenance
     /// Up to `limit` keys whose rows `selection` picks, by the store's clock.

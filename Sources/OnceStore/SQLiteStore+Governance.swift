@@ -100,11 +100,11 @@ extension SQLiteStore {
                 try db.execute(
                     sql: """
                         INSERT INTO agent_logs (account_id, agent_id, ts, tool, decision, policy_reason, risk_level,
-                            args_hash, spend_usd) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                            args_hash, spend_usd, result) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                         """,
                     arguments: [
                         accountId, d.agentId, d.ts.milliseconds, d.tool, d.decision, d.policyReason, d.riskLevel,
-                        d.argsHash, d.spendUSD,
+                        d.argsHash, d.spendUSD, JSONColumn.encode(d.result),
                     ])
             }
         }

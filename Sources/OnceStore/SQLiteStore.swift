@@ -1,3 +1,4 @@
+import COnceSQLite
 import Foundation
 import GRDB
 import OnceCore
@@ -29,9 +30,13 @@ public final class SQLiteStore: OnceStorage {
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     /// `writeQueue`: how many writes may wait for the writer before more are refused as
     /// unavailable; `maxBatch`: how many share one transaction at most.
+    /// - Parameter shortLived: the file is opened by many short processes (once-exec), so a
+    ///   closing connection neither checkpoints nor deletes the WAL: that was four of the seven
+    ///   fsyncs of a local run (the checkpoint's two, the re-created WAL's directory sync and
+    ///   GRDB's set-up write on a new WAL). Durability is the same: commits still sync the WAL.
     public init(
         path: String, durability: Durability = .full, recordsActivity: Bool = true,
-        busyTimeout: Double = 10, writeQueue: Int = 1024, maxBatch: Int = 256,
+        busyTimeout: Double = 10, writeQueue: Int = 1024, maxBatch: Int = 256, shortLived: Bool = false,
         clock: @escaping @Sendable () -> Timestamp = SQLiteStore.systemClock
     ) throws {
         self.recordsActivity = recordsActivity
@@ -41,6 +46,12 @@ public final class SQLiteStore: OnceStorage {
         let synchronous = durability == .full ? "FULL" : "NORMAL"
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
+            if shortLived, let connection = db.sqliteConnection {
+                let raw = UnsafeMutableRawPointer(connection)
+                guard once_sqlite_persist_wal(raw) == 0, once_sqlite_no_checkpoint_on_close(raw) == 0 else {
+                    throw StoreError.failure("SQLite refused the WAL settings of a shared local store")
+                }
+            }
         }
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -245,6 +256,11 @@ public final class SQLiteStore: OnceStorage {
                         PRIMARY KEY (account_id, scope_id, name)
                     ) WITHOUT ROWID;
                     """)
+        }
+        // A successful governed call keeps its result, so an identical call inside the dedup
+        // window answers it again without a second backend call (API §7 step 7).
+        migrator.registerMigration("v3") { db in
+            try db.execute(sql: "ALTER TABLE agent_logs ADD COLUMN result TEXT")
         }
         return migrator
     }

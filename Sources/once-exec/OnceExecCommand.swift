@@ -30,7 +30,7 @@ struct OnceExecCommand: AsyncParsableCommand {
         abstract:
             "Run a command exactly once per KEY: on one host (a local SQLite file) or across many (a once-server).",
         discussion: overview,
-        version: "0.1.0",
+        version: OnceVersion.text,
         subcommands: [RunCommand.self, StatusCommand.self, TimelineCommand.self, RunsCommand.self],
         defaultSubcommand: RunCommand.self
     )

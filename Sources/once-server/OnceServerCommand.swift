@@ -15,7 +15,7 @@ struct OnceServerCommand: AsyncParsableCommand {
             Start with `once-server keys create` to get an API key, then `once-server serve`. Clients use
             ONCEONLY_BASE_URL=http://HOST:PORT and ONCEONLY_API_KEY=<key>.
             """,
-        version: "0.1.0",
+        version: OnceVersion.text,
         subcommands: [Serve.self, Keys.self],
         defaultSubcommand: Serve.self
     )

@@ -1,6 +1,6 @@
 """The official Python SDK's governance calls (`gov.*`) and its 429 handling against a real
 once-server (policies, templates, the kill switch, agent logs and metrics; rate limits).
-Tools and `ai.run_tool` are not served yet (see README, "Status: not built yet")."""
+Tools and `ai.run_tool` are in test_tools_python_sdk.py."""
 
 from __future__ import annotations
 

@@ -323,7 +323,6 @@ def test_lease_run_id_writes_timeline(client, uniq):
     assert fin and fin[-1]["status"] == "failed"
 
 
-@pytest.mark.skip(reason="POST /v1/ai/run lands with the Governance issue (tools registry and worker)")
 def test_ai_run_key_mode_without_actions(client, uniq):
     """Mode A /ai/run: same lease logic; no actions → completes at once with {"actions": []}."""
     key = f"{uniq}:mode-a"

@@ -64,6 +64,28 @@ struct ReviewFixTests {
         #expect(try await b.run(["--busy-timeout", "5x", "k", "--", "true"]).code == 64)
     }
 
+    @Test("eight wrappers started together on a new store file: one runs, none fails to open it")
+    func newStoreRace() async throws {
+        let b = try await Backend(.local)
+        for round in 0..<4 {
+            // A new file each round: creating it (WAL switch, tables) is the race.
+            let state = b.sandbox.path("new-\(round)/once.sqlite")
+            let log = b.sandbox.path("ran-\(round).log")
+            let wrappers = try (0..<8).map { _ in
+                try b.start(["--state", state, "--json", "k", "--", "sh", "-c", "echo x >> \(log); sleep 0.5"])
+            }
+            var outcomes: [String] = []
+            var errors: [String] = []
+            for w in wrappers {
+                let r = try await w.wait()
+                outcomes.append(r.summary["outcome"]?.stringValue ?? "?")
+                errors.append(r.stderr)
+            }
+            #expect(outcomes.allSatisfy { ["ran", "held", "completed"].contains($0) }, "\(outcomes) \(errors)")
+            #expect(b.sandbox.lines("ran-\(round).log").count == 1, "\(outcomes)")
+        }
+    }
+
     @Test("a store that opened but then stays locked is busy at the acquire: --if-unreachable run does not run")
     @MainActor
     func busyAtAcquire() async throws {
@@ -73,7 +95,7 @@ struct ReviewFixTests {
         let backend = try await LocalBackend.open(path: path, busyTimeout: .milliseconds(300))
         let locker = try await Locker(database: path, sandbox: b.sandbox)
         await #expect(throws: BackendError.busy(LocalBackend.busyMessage(path, .milliseconds(300)))) {
-            _ = try await backend.acquire(key: "k", ttl: 60, runId: "run_x", retryFailed: false)
+            _ = try await backend.acquire(key: "k", ttl: 60, runId: "run_x", retryFailed: false, holder: .none)
         }
         let marker = b.sandbox.path("ran")
         var options = ExecOptions(key: "k", command: ["touch", marker])
@@ -83,7 +105,7 @@ struct ReviewFixTests {
         #expect(summary.exitCode == 205)
         #expect(!FileManager.default.fileExists(atPath: marker))
         try await locker.release()
-        let after = try await backend.acquire(key: "k", ttl: 60, runId: "run_y", retryFailed: false)
+        let after = try await backend.acquire(key: "k", ttl: 60, runId: "run_y", retryFailed: false, holder: .none)
         guard case .acquired = after else {
             Issue.record("the released store grants the lease: \(after)")
             return

@@ -4,8 +4,8 @@ import OnceOnly
 import Testing
 
 /// The SDK's `gov` policy and agent methods, and its 429 retry loop, against a real
-/// once-server (in process, on the store `ONCE_TEST_STORE` names). Tools and `ai.run*` still
-/// run against the stand-in (GovernanceTests, AIRunTests): the server does not serve them yet.
+/// once-server (in process, on the store `ONCE_TEST_STORE` names). Tools and `ai.run*` against
+/// the real server are in ToolsServerTests.
 @Suite("gov against once-server: policies, kill switch, logs, metrics, rate limits")
 struct GovernanceServerTests {
     @Test("upsertPolicy merges, policyFromTemplate, listPolicies, getPolicy, unknown_tools")

@@ -83,9 +83,13 @@ func withOnceServer<T>(
 ) async throws -> T {
     let store = try await TestStores.make()
     let key = try await store.createKey(plan: plan, name: nil, accountId: nil).key
-    let configuration = ServerConfiguration(
+    var configuration = ServerConfiguration(
         host: "127.0.0.1", port: 0, duplicateStatusCode: duplicateStatusCode, minTTL: minTTL, sweepInterval: 0,
         rateLimit: rateLimit, rateBurst: rateBurst)
+    // Tool backends in these tests run on 127.0.0.1.
+    configuration.toolSecrets = .random()
+    configuration.allowPrivateToolURLs = true
+    configuration.toolRetryBaseDelay = .milliseconds(20)
     return try await withApplication(
         { onListening in
             OnceServerApp.application(
