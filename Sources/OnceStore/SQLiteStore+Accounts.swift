@@ -94,7 +94,8 @@ extension SQLiteStore {
     }
 
     public func usage(account: AccountContext, month: String) async throws -> [UsageKind: UsageCounters] {
-        try await read { db in
+        try await flushActivity()
+        return try await read { db in
             var result: [UsageKind: UsageCounters] = [.make: UsageCounters(), .ai: UsageCounters()]
             for row in try UsageRow.fetchAll(
                 db, sql: "SELECT * FROM usage_months WHERE account_id = ? AND month = ?",
@@ -107,7 +108,8 @@ extension SQLiteStore {
     }
 
     public func metrics(account: AccountContext, fromDay: String, toDay: String) async throws -> [String: DayMetrics] {
-        try await read { db in
+        try await flushActivity()
+        return try await read { db in
             var result: [String: DayMetrics] = [:]
             for row in try MetricsRow.fetchAll(
                 db, sql: "SELECT * FROM metrics_days WHERE account_id = ? AND day >= ? AND day <= ?",
@@ -120,7 +122,8 @@ extension SQLiteStore {
     }
 
     public func accountSummary(account: AccountContext) async throws -> AccountSummary {
-        try await read { db in
+        try await flushActivity()
+        return try await read { db in
             guard
                 let row = try AccountRow.fetchOne(
                     db, sql: "SELECT * FROM accounts WHERE id = ?", arguments: [account.accountId])

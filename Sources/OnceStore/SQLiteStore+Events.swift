@@ -51,7 +51,8 @@ extension SQLiteStore {
     }
 
     public func feed(account: AccountContext, limit: Int, offset: Int) async throws -> [StoredFeedEvent] {
-        try await read { db in
+        try await flushActivity()
+        return try await read { db in
             try FeedRow.fetchAll(
                 db, sql: "SELECT * FROM feed_events WHERE account_id = ? ORDER BY id DESC LIMIT ? OFFSET ?",
                 arguments: [account.accountId, limit, offset]

@@ -6,7 +6,15 @@ extension SQLiteStore {
         accountId: Int64, key: String, requestId: String?,
         _ decide: @escaping @Sendable (LeaseRecord?, TransactionInput) -> LeaseTransition<Reply>
     ) async throws -> Decided<LeaseTransition<Reply>> {
-        try await write { db in
+        if let answered = try await answerFromRead(
+            accountId: accountId, requestId: requestId, kind: .ai,
+            fetch: { db in try LeaseRow.fetch(db, accountId: accountId, key: key) }, decide: decide,
+            readOnly: { $0.write == nil && $0.effects.runEvents.isEmpty },
+            effects: \.effects)
+        {
+            return answered
+        }
+        return try await write { db in
             let now = self.clock()
             let stored = try LeaseRow.fetch(db, accountId: accountId, key: key)
             let input = TransactionInput(now: now, usage: try UsageRow.usage(db, accountId, .ai, now.month))
@@ -23,7 +31,15 @@ extension SQLiteStore {
         accountId: Int64, key: String, requestId: String?,
         _ decide: @escaping @Sendable (CheckLockRecord?, TransactionInput) -> CheckLockTransition
     ) async throws -> Decided<CheckLockTransition> {
-        try await write { db in
+        if let answered = try await answerFromRead(
+            accountId: accountId, requestId: requestId, kind: .make,
+            fetch: { db in try CheckLockRow.fetch(db, accountId: accountId, key: key) }, decide: decide,
+            readOnly: { $0.write == nil && $0.effects.runEvents.isEmpty },
+            effects: \.effects)
+        {
+            return answered
+        }
+        return try await write { db in
             let now = self.clock()
             let existing = try CheckLockRow.fetch(db, accountId: accountId, key: key)
             let input = TransactionInput(now: now, usage: try UsageRow.usage(db, accountId, .make, now.month))
@@ -34,6 +50,56 @@ extension SQLiteStore {
             try EffectsWriter.persist(transition.effects, db, accountId: accountId, now: now, requestId: requestId)
             return Decided(transition, now: now)
         }
+    }
+
+    /// A usage that exhausts every plan's quota.
+    private static let exhaustingUsage = Int64.max / 4
+
+    private static func blocked(_ effects: Effects) -> Int64 {
+        effects.counters.makeBlocked + effects.counters.aiBlocked
+    }
+
+    /// Answers a transition from a read when it writes nothing but counters and feed rows (a
+    /// duplicate check-lock, a `polling` lease, a replayed completion): no write transaction,
+    /// no fsync; the counters and feed rows are deferred (``DeferredActivity``) to the writer's
+    /// next batch. Linearizable at the read: the reader sees every commit already answered, and
+    /// a record it finds live changes only through a write, which this path never answers.
+    /// The decision must not depend on the quota, which only a serialized write reads exactly:
+    /// nothing may be blocked by it, even with the quota exhausted (so hard-capped plans take
+    /// the write path). Otherwise, and when the transition writes, nil: the caller writes.
+    func answerFromRead<Record: Sendable, Transition: Sendable>(
+        accountId: Int64, requestId: String?, kind: UsageKind,
+        fetch: @escaping @Sendable (Database) throws -> Record?,
+        decide: (Record?, TransactionInput) -> Transition,
+        readOnly: (Transition) -> Bool, effects: (Transition) -> Effects
+    ) async throws -> Decided<Transition>? {
+        let (stored, input) = try await read { db in
+            let now = self.clock()
+            // Deferred usage counts; read after the snapshot so that a flush committed since is
+            // at worst counted twice, never missed.
+            let stored = try UsageRow.usage(db, accountId, kind, now.month)
+            let usage = stored + self.activity.pendingUsage(accountId: accountId, month: now.month, kind: kind)
+            return (try fetch(db), TransactionInput(now: now, usage: usage))
+        }
+        let transition = decide(stored, input)
+        guard readOnly(transition), Self.blocked(effects(transition)) == 0 else { return nil }
+        let exhausted = decide(stored, TransactionInput(now: input.now, usage: Self.exhaustingUsage))
+        guard Self.blocked(effects(exhausted)) == 0 else { return nil }
+        let deferred = effects(transition)
+        if !deferred.counters.isZero || !deferred.feed.isEmpty {
+            let entry = DeferredActivity.Entry(
+                accountId: accountId, now: input.now, requestId: requestId, effects: deferred)
+            guard let schedule = activity.add(entry) else { return nil }
+            // Nothing else may be written soon: an empty write makes a batch that carries them.
+            if schedule { Task { try? await self.write { _ in } } }
+        }
+        return Decided(transition, now: input.now)
+    }
+
+    /// Writes deferred counters and feed rows now, so readers in this process see them (and
+    /// before a clean shutdown, so that only a crash can lose them).
+    package func flushActivity() async throws {
+        if !activity.isEmpty { try await write { _ in } }
     }
 
     public func readLease(accountId: Int64, key: String) async throws -> Decided<LeaseRecord?> {

@@ -17,6 +17,10 @@ public final class SQLiteStore: OnceStorage {
     }
 
     let pool: DatabasePool
+    /// Every write goes through it: concurrent writes share one commit (see ``GroupCommitWriter``).
+    let writer: GroupCommitWriter
+    /// Counters and feed rows of read-only answers, written with the writer's next batch.
+    let activity = DeferredActivity()
     let clock: @Sendable () -> Timestamp
     public let path: String
     /// Whether usage counters, daily metrics and the activity feed are kept. once-server keeps
@@ -24,13 +28,15 @@ public final class SQLiteStore: OnceStorage {
     public let recordsActivity: Bool
 
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    /// `writeQueue`: how many writes may wait for the writer before more are refused as
+    /// unavailable; `maxBatch`: how many share one transaction at most.
     /// - Parameter shortLived: the file is opened by many short processes (once-exec), so a
     ///   closing connection neither checkpoints nor deletes the WAL: that was four of the seven
     ///   fsyncs of a local run (the checkpoint's two, the re-created WAL's directory sync and
     ///   GRDB's set-up write on a new WAL). Durability is the same: commits still sync the WAL.
     public init(
         path: String, durability: Durability = .full, recordsActivity: Bool = true,
-        busyTimeout: Double = 10, shortLived: Bool = false,
+        busyTimeout: Double = 10, writeQueue: Int = 1024, maxBatch: Int = 256, shortLived: Bool = false,
         clock: @escaping @Sendable () -> Timestamp = SQLiteStore.systemClock
     ) throws {
         self.recordsActivity = recordsActivity
@@ -52,7 +58,9 @@ public final class SQLiteStore: OnceStorage {
         self.clock = clock
         self.path = path
         do {
-            self.pool = try DatabasePool(path: path, configuration: config)
+            let pool = try DatabasePool(path: path, configuration: config)
+            self.pool = pool
+            self.writer = GroupCommitWriter(pool: pool, capacity: writeQueue, maxBatch: maxBatch, deferred: activity)
             // GRDB's WAL set-up runs after `prepareDatabase` and sets the writer to
             // synchronous=NORMAL, which would make `.full` a lie: set it again, last.
             try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = \(synchronous)") }
@@ -274,10 +282,11 @@ enum JSONColumn {
 }
 
 extension SQLiteStore {
-    /// A write transaction with the database's errors mapped once.
+    /// A write transaction with the database's errors mapped once: `body` runs in the writer's
+    /// next group commit, in its own savepoint, and this returns after that commit.
     func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         do {
-            return try await pool.write(body)
+            return try await writer.submit(body)
         } catch {
             throw Self.map(error)
         }
@@ -325,6 +334,12 @@ extension SQLiteStore {
         default: return nil
         }
     }
+
+    /// What group commit has done so far (tests and diagnostics).
+    package var groupCommitStatistics: GroupCommitStatistics { writer.statistics }
+    /// Writes waiting for the writer's next transaction / in the one running now.
+    package var queuedWrites: Int { writer.queued }
+    package var writesInFlight: Int { writer.inFlight }
 
     public func isHealthy() async -> Bool {
         (try? await read { db in try Int.fetchOne(db, sql: "SELECT 1") }) != nil

@@ -86,7 +86,11 @@ struct DatabaseOption: ParsableArguments {
             } catch {
                 throw ValidationError("cannot open database \(path): \(error)")
             }
-            return try await body(store)
+            let result = try await body(store)
+            // Counters of answers made from a read wait in memory for the next write: a clean
+            // stop writes them; only a crash loses them (README, "Answers from a read").
+            try? await store.flushActivity()
+            return result
         case .postgres(let url):
             do {
                 var options = PostgresStore.Options()
