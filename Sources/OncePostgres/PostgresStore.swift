@@ -47,6 +47,8 @@ public final class PostgresStore: OnceStorage {
     /// When an operation last succeeded; a busy pool keeps this fresh, a pool stuck in its
     /// reconnect backoff does not.
     private let lastSuccess = Mutex(ContinuousClock.now)
+    /// Told of every committed transaction (once-server's commit metrics).
+    private let commits = CommitObserverSlot()
 
     public var recordsActivity: Bool { options.recordsActivity }
 
@@ -179,9 +181,15 @@ public final class PostgresStore: OnceStorage {
     {
         let logger = self.logger
         return try await perform { [self] in
-            try await client.withTransaction(logger: logger) { connection in try await body(connection) }
+            let started = ContinuousClock.now
+            let value = try await client.withTransaction(logger: logger) { connection in try await body(connection) }
+            // One request's writes per transaction: PostgreSQL commits them concurrently.
+            commits.report(ContinuousClock.now - started, writes: 1)
+            return value
         }
     }
+
+    public func observeCommits(_ observer: CommitObserver?) { commits.install(observer) }
 
     func connection<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws
         -> T

@@ -13,6 +13,7 @@ public enum OnceServerApp {
         store: any OnceStorage, configuration: ServerConfiguration, metrics: ServerMetrics? = nil
     ) -> Router<OnceRequestContext> {
         let metrics = metrics ?? ServerMetrics()
+        store.observeCommits { duration, writes in metrics.recordCommit(duration: duration, batchSize: writes) }
         let api = APIRoutes(store: store, configuration: configuration)
         var table = RouteTable()
         let router = Router(context: OnceRequestContext.self)

@@ -39,6 +39,8 @@ final class GroupCommitWriter: Sendable {
     /// Written first in every transaction, so that they precede every write submitted after
     /// them (the feed keeps the order requests were answered in).
     let deferred: DeferredActivity
+    /// Told of every committed batch (once-server's commit metrics).
+    let commits = CommitObserverSlot()
     private let state = Mutex(State())
 
     init(pool: DatabasePool, capacity: Int, maxBatch: Int, deferred: DeferredActivity) {
@@ -110,6 +112,7 @@ final class GroupCommitWriter: Sendable {
         let activity = deferred.take()
         let activityWritten: Bool
         let answers: [@Sendable () -> Void]
+        let started = ContinuousClock.now
         do {
             let outcome = try await pool.write { db in
                 var activityWritten = false
@@ -157,6 +160,7 @@ final class GroupCommitWriter: Sendable {
             for pending in batch { pending.fail(error) }
             return
         }
+        commits.report(ContinuousClock.now - started, writes: batch.count)
         if activityWritten { deferred.committed(activity) } else { deferred.restore(activity) }
         state.withLock {
             $0.statistics.batches += 1

@@ -23,6 +23,9 @@ public protocol OnceStorage: ToolStorage {
     /// them for its API; once-exec's local store does not, so a skipped run writes nothing.
     var recordsActivity: Bool { get }
 
+    /// Installs who learns of each committed write transaction (nil removes it).
+    func observeCommits(_ observer: CommitObserver?)
+
     // MARK: Accounts and keys
     func createKey(plan: Plan, name: String?, accountId: Int64?) async throws -> CreatedKey
     func listKeys() async throws -> [APIKeyInfo]

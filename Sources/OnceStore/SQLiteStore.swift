@@ -337,6 +337,7 @@ extension SQLiteStore {
 
     /// What group commit has done so far (tests and diagnostics).
     package var groupCommitStatistics: GroupCommitStatistics { writer.statistics }
+    public func observeCommits(_ observer: CommitObserver?) { writer.commits.install(observer) }
     /// Writes waiting for the writer's next transaction / in the one running now.
     package var queuedWrites: Int { writer.queued }
     package var writesInFlight: Int { writer.inFlight }

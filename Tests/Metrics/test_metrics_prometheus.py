@@ -95,5 +95,12 @@ def test_metrics_parse_and_move_under_load(tmp_path: Path):
                  route="/v1/check-lock", method="POST", status="200") == 80
     assert delta(before, after, "once_http_request_duration_seconds_count", route="/v1/ai/lease") == 30
     assert after[("once_leases_held", ())] == 0
+    # Every write was carried by a commit: 40 new check-locks, 30 acquires, 30 completes (and
+    # whatever else wrote); a commit carries one or more of them.
+    commits = delta(before, after, "once_store_commit_duration_seconds_count")
+    carried = delta(before, after, "once_store_commit_batch_size_sum")
+    assert carried >= 100, (commits, carried)
+    assert 1 <= commits <= carried, (commits, carried)
+    assert delta(before, after, "once_store_commit_batch_size_count") == commits
     # The scrape before this one was counted too.
     assert delta(before, after, "once_http_requests_total", route="/metrics", method="GET", status="200") >= 1

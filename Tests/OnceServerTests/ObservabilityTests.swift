@@ -55,6 +55,12 @@ struct ObservabilityTests {
             )
             #expect(Self.sample(after, #"once_http_requests_total{route="/v1/me",method="GET",status="403"}"#) == 1)
             #expect(Self.sample(after, #"once_http_request_duration_seconds_count{route="/v1/check-lock"}"#) == 2)
+            // The store reported its commits: one at least for each of the new check-lock, the
+            // acquire and the complete, each carrying one write (the requests came one by one).
+            let commits = try #require(Self.sample(after, "once_store_commit_duration_seconds_count"))
+            #expect(commits >= 3)
+            #expect(Self.sample(after, "once_store_commit_batch_size_count") == commits)
+            #expect(Self.sample(after, "once_store_commit_batch_size_sum") == commits)
         }
     }
 

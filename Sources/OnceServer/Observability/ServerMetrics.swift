@@ -57,12 +57,12 @@ public final class ServerMetrics: Sendable {
         static var commitDuration: MetricNameDescriptor {
             MetricNameDescriptor(
                 namespace: "once", subsystem: "store", metricName: "commit_duration", unitName: "seconds",
-                helpText: "Store commit time (fed by the store's group commit through recordCommit).")
+                helpText: "Time of one committed store write transaction, from its start to the return of COMMIT.")
         }
         static var commitBatch: MetricNameDescriptor {
             MetricNameDescriptor(
                 namespace: "once", subsystem: "store", metricName: "commit_batch_size", unitName: "",
-                helpText: "Transactions per store commit (fed by the store's group commit through recordCommit).")
+                helpText: "Requests' writes carried by one commit (SQLite group commit batches them; PostgreSQL: 1).")
         }
         static var buildInfo: MetricNameDescriptor {
             MetricNameDescriptor(
@@ -159,9 +159,8 @@ public final class ServerMetrics: Sendable {
         leaseCounters["expired"]?.increment(by: Int64(report.leasesExpired))
     }
 
-    /// The hook for the stores' group commit: one call per commit, with how long it took and
-    /// how many transactions it carried. Nothing calls it yet; the families are declared (and
-    /// exported, empty) so dashboards can be built before the stores feed them.
+    /// One committed store transaction, as the store reports it (``OnceStorage/observeCommits(_:)``):
+    /// how long it took and how many requests' writes it carried.
     package func recordCommit(duration: Duration, batchSize: Int) {
         commitDuration.record(duration)
         commitBatch.record(Double(batchSize))
