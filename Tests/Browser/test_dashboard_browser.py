@@ -115,7 +115,10 @@ def test_find_failed_run_in_three_clicks_and_every_page(tmp_path: Path, browser,
         api(base, key, "POST", "/v1/check-lock", {"key": "email:welcome:42", "ttl": 3600})
         api(base, key, "POST", "/v1/check-lock", {"key": "email:welcome:42", "ttl": 3600})
         api(base, key, "POST", "/v1/check-lock", {"key": "invoice:2026-12", "ttl": 600})
-        # Tools cannot be registered yet, so a policy names them through a template.
+        # A registered tool (its secret must never reach a page) and a policy naming tools.
+        api(base, key, "POST", "/v1/tools", {
+            "name": "send_refund", "url": "https://billing.example/refund", "description": "refunds up to $50",
+            "auth": {"type": "hmac_sha256", "secret": "whsec_browser_test_secret"}, "timeout_ms": 4000})
         api(base, key, "POST", "/v1/policies/support-bot/from-template", {"template": "support_bot"})
         def held() -> bool:
             try:
@@ -152,6 +155,9 @@ def test_find_failed_run_in_three_clicks_and_every_page(tmp_path: Path, browser,
         browser.get(base + "/ui/leases")
         assert "backup-db" in browser.page_source
         assert "sleep 120" in browser.page_source
+        browser.get(base + "/ui/tools")
+        assert "send_refund" in browser.page_source and "https://billing.example/refund" in browser.page_source
+        assert "whsec_browser_test_secret" not in browser.page_source and "***ret" not in browser.page_source
         browser.get(base + "/ui/agents/support-bot")
         assert "support-bot" in browser.find_element(By.TAG_NAME, "h1").text
         assert "max_actions_per_hour" in browser.page_source

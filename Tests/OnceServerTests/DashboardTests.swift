@@ -272,6 +272,14 @@ struct DashboardTests {
         _ = try await h.store.transactPolicy(accountId: account.accountId, agentId: "<bot>") { _, _ in
             .stored(["blocked_tools": .array([.string("rm_rf")]), "max_calls_per_tool": .object(["search": .int(5)])])
         }
+        // A registered tool with a sealed secret: its fields show, the secret's id and mask do not.
+        let secret = SealedSecret(sealed: [1, 2, 3], id: "sec_0badc0de", mask: SealedSecret.mask(of: "whsec_xyz"))
+        _ = try await h.store.upsertTool(
+            accountId: account.accountId,
+            ToolUpsert(
+                scopeId: "global", name: "search", url: "https://tools.example/search?<q>", secret: secret,
+                timeoutMs: 1500, maxRetries: 2, enabled: false, description: "web <search>"),
+            maxTools: 10)
         try await h.dashboard { browser in
             var browser = browser
             _ = try await browser.login(key)
@@ -301,7 +309,14 @@ struct DashboardTests {
             #expect(agent.html.contains(">enabled<"))
             let tools = try await browser.get("/ui/tools")
             #expect(tools.html.contains("rm_rf"))
+            #expect(tools.html.contains("not registered: named by a policy only"))
             #expect(tools.html.contains("&lt;bot&gt;: 5/day"))
+            #expect(tools.html.contains("https://tools.example/search?&lt;q&gt;"))
+            #expect(tools.html.contains("web &lt;search&gt;"))
+            #expect(tools.html.contains("1500 ms, 2 retries"))
+            #expect(tools.html.contains(">disabled<"))
+            #expect(tools.html.contains(">sealed<"))
+            #expect(!tools.html.contains("sec_0badc0de") && !tools.html.contains("***xyz"))
 
             let usage = try await browser.get("/ui/usage")
             #expect(usage.html.contains("<svg"))

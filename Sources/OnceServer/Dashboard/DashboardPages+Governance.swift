@@ -55,11 +55,14 @@ extension Dashboard {
                 ], title: "Agent \(agentId)"))
     }
 
-    /// Tool names as the policies use them, with which agents may or may not call each. Built
-    /// from policies only, which hold no secrets; the tool registry's own read (URL, auth type,
-    /// masked secret) belongs with the governance tools work and can join this page then.
+    /// The account's registered tools (`POST /v1/tools`: scope, URL, timeout, enabled, whether a
+    /// secret is stored) beside what the policies say of each name (who may call it, limits,
+    /// prices); a name a policy uses that is not registered is listed too. The secret itself,
+    /// its mask and its id never reach this page: only whether one is sealed.
     func tools(_ page: Page) async throws -> Response {
-        let policies = try await store.policies(accountId: page.account.accountId, agentId: nil)
+        let accountId = page.account.accountId
+        let registered = try await store.tools(accountId: accountId, scopeId: nil)
+        let policies = try await store.policies(accountId: accountId, agentId: nil)
         var table: [String: (allowed: [String], blocked: [String], limits: [String], prices: [String])] = [:]
         for (agentId, object) in policies {
             let typed = Policy(object)
@@ -74,13 +77,31 @@ extension Dashboard {
                 table[name] = row
             }
         }
-        let rows = table.keys.sorted().map { name -> [String: Any?] in
-            let row = table[name]!
+        func policyColumns(_ name: String) -> [String: Any?] {
+            let row = table[name] ?? ([], [], [], [])
             return [
-                "name": name, "allowed": row.allowed.joined(separator: ", "),
-                "blocked": row.blocked.joined(separator: ", "),
+                "allowed": row.allowed.joined(separator: ", "), "blocked": row.blocked.joined(separator: ", "),
                 "limits": row.limits.joined(separator: ", "), "prices": row.prices.joined(separator: ", "),
             ]
+        }
+        var rows: [[String: Any?]] = registered.map { tool in
+            var row = policyColumns(tool.name)
+            row["name"] = tool.name
+            row["registered"] = true
+            row["scope"] = tool.scopeId
+            row["url"] = tool.url
+            row["enabled"] = tool.enabled
+            row["timeout"] = "\(tool.timeoutMs) ms, \(tool.maxRetries) retries"
+            row["secret"] = tool.secret == nil ? "none" : "sealed"
+            row["description"] = tool.description
+            return row
+        }
+        let names = Set(registered.map(\.name))
+        for name in table.keys.sorted() where !names.contains(name) {
+            var row = policyColumns(name)
+            row["name"] = name
+            row["registered"] = false
+            rows.append(row)
         }
         return html("tools", page.values(["items": rows, "hasItems": !rows.isEmpty]))
     }

@@ -205,11 +205,14 @@ package enum DashboardTemplates {
 
     static let tools = """
         {{<layout}}{{$content}}
-        <p class="muted">Tools as the account's policies name them. Secrets are never shown here, nor anywhere in the dashboard.</p>
-        {{#hasItems}}<table><thead><tr><th>Tool</th><th>Allowed for</th><th>Blocked for</th><th>Call limits</th><th>Price USD</th></tr></thead><tbody>
-        {{#items}}<tr><td><code>{{name}}</code></td><td>{{allowed}}</td><td>{{blocked}}</td><td>{{limits}}</td><td>{{prices}}</td></tr>{{/items}}
+        <p class="muted">Tools registered with <code>POST /v1/tools</code>, and every tool name the account's policies use. Secrets are sealed at rest and never shown here, nor anywhere in the dashboard.</p>
+        {{#hasItems}}<table><thead><tr><th>Tool</th><th>Scope</th><th>URL</th><th>State</th><th>Timeout</th><th>Secret</th><th>Allowed for</th><th>Blocked for</th><th>Call limits</th><th>Price USD</th></tr></thead><tbody>
+        {{#items}}<tr><td><code>{{name}}</code>{{#description}}<br><span class="muted">{{description}}</span>{{/description}}</td>
+        {{#registered}}<td>{{scope}}</td><td class="small"><code>{{url}}</code></td><td>{{#enabled}}<span class="badge good">enabled</span>{{/enabled}}{{^enabled}}<span class="badge bad">disabled</span>{{/enabled}}</td><td class="nowrap">{{timeout}}</td><td>{{secret}}</td>{{/registered}}
+        {{^registered}}<td colspan="5" class="muted">not registered: named by a policy only</td>{{/registered}}
+        <td>{{allowed}}</td><td>{{blocked}}</td><td>{{limits}}</td><td>{{prices}}</td></tr>{{/items}}
         </tbody></table>{{/hasItems}}
-        {{^hasItems}}<p class="empty">No policy names a tool.</p>{{/hasItems}}
+        {{^hasItems}}<p class="empty">No tool is registered and no policy names one.</p>{{/hasItems}}
         {{/content}}{{/layout}}
         """
 
