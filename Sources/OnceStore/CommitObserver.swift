@@ -10,14 +10,24 @@ public typealias CommitObserver = @Sendable (_ duration: Duration, _ writes: Int
 /// metrics later than its store). Reading it costs one uncontended lock per commit, not per
 /// request.
 package final class CommitObserverSlot: Sendable {
-    private let observer = Mutex<CommitObserver?>(nil)
+    /// The closure in a class of its own: kept in the generic `Mutex` as a closure, it was
+    /// re-abstracted on every read, and `perf` showed chains of those thunks in the commit path.
+    private final class Box: Sendable {
+        let observer: CommitObserver
+        init(_ observer: @escaping CommitObserver) { self.observer = observer }
+    }
+
+    private let box = Mutex<Box?>(nil)
 
     package init() {}
 
-    package func install(_ new: CommitObserver?) { observer.withLock { $0 = new } }
+    package func install(_ new: CommitObserver?) {
+        let boxed = new.map(Box.init)
+        box.withLock { $0 = boxed }
+    }
 
     package func report(_ duration: Duration, writes: Int) {
-        guard let observer = observer.withLock({ $0 }) else { return }
-        observer(duration, writes)
+        guard let current = box.withLock({ $0 }) else { return }
+        current.observer(duration, writes)
     }
 }
