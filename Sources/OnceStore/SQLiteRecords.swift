@@ -68,7 +68,7 @@ struct LeaseRow: FetchableRecord, PersistableRecord {
 
     static func fetch(_ db: Database, accountId: Int64, key: String) throws -> LeaseRecord? {
         try LeaseRow.fetchOne(
-            db, sql: "SELECT * FROM leases WHERE account_id = ? AND key = ?", arguments: [accountId, key]
+            db.cachedStatement(sql: "SELECT * FROM leases WHERE account_id = ? AND key = ?"), arguments: [accountId, key]
         )?.record
     }
 }
@@ -103,7 +103,8 @@ struct CheckLockRow: FetchableRecord, PersistableRecord {
 
     static func fetch(_ db: Database, accountId: Int64, key: String) throws -> CheckLockRecord? {
         try CheckLockRow.fetchOne(
-            db, sql: "SELECT * FROM check_locks WHERE account_id = ? AND key = ?", arguments: [accountId, key]
+            db.cachedStatement(sql: "SELECT * FROM check_locks WHERE account_id = ? AND key = ?"),
+            arguments: [accountId, key]
         )?.record
     }
 }
@@ -125,7 +126,7 @@ struct UsageRow: FetchableRecord {
 
     static func usage(_ db: Database, _ accountId: Int64, _ kind: UsageKind, _ month: String) throws -> Int64 {
         try Int64.fetchOne(
-            db, sql: "SELECT usage FROM usage_months WHERE account_id = ? AND month = ? AND kind = ?",
+            db.cachedStatement(sql: "SELECT usage FROM usage_months WHERE account_id = ? AND month = ? AND kind = ?"),
             arguments: [accountId, month, kind.rawValue]) ?? 0
     }
 }

@@ -78,12 +78,13 @@ extension SQLiteStore {
     public func authenticate(apiKey: String) async throws -> Authentication {
         let hash = APIKeyMaterial.hash(apiKey)
         return try await read { db in
+            // Every request authenticates: compiled once per connection.
             let row = try Row.fetchOne(
-                db,
-                sql: """
-                    SELECT k.id, k.account_id, k.preview, k.revoked_at, a.plan
-                    FROM api_keys k JOIN accounts a ON a.id = k.account_id WHERE k.key_hash = ?
-                    """, arguments: [hash])
+                db.cachedStatement(
+                    sql: """
+                        SELECT k.id, k.account_id, k.preview, k.revoked_at, a.plan
+                        FROM api_keys k JOIN accounts a ON a.id = k.account_id WHERE k.key_hash = ?
+                        """), arguments: [hash])
             guard let row else { return Authentication.unknown }
             if try row.decode(Int64?.self, forColumn: "revoked_at") != nil { return .revoked }
             return .valid(
