@@ -7,7 +7,7 @@ import Synchronization
 /// (``close()``) whatever was not posted is handed back, to travel with the finish: a short
 /// child's events then cost no round trip of their own, and a long one's are posted while it
 /// runs, never after it exited (only a post already in flight is waited for).
-final class EventOutbox: Sendable {
+package final class EventOutbox: Sendable {
     private struct State {
         var queue: [RunEvent] = []
         var open = false
@@ -30,13 +30,15 @@ final class EventOutbox: Sendable {
 
     private let state = Mutex(State())
 
-    func add(_ event: RunEvent) { update { if !$0.closed { $0.queue.append(event) } } }
+    package init() {}
+
+    package func add(_ event: RunEvent) { update { if !$0.closed { $0.queue.append(event) } } }
 
     /// Ends the hold: events are posted from now on.
-    func open() { update { $0.open = true } }
+    package func open() { update { $0.open = true } }
 
     /// The child has exited: the poster stops, and the events it did not take are returned.
-    func close() -> [RunEvent] {
+    package func close() -> [RunEvent] {
         var left: [RunEvent] = []
         update { s in
             s.closed = true
@@ -47,7 +49,7 @@ final class EventOutbox: Sendable {
     }
 
     /// The next event to post; nil once closed. One poster only.
-    func next() async -> RunEvent? {
+    package func next() async -> RunEvent? {
         await withCheckedContinuation { continuation in
             update { s in
                 precondition(s.waiter == nil, "one poster")
