@@ -14,6 +14,9 @@ package struct RemoteBackend: LeaseBackend {
         struct State {
             var events: [RunEvent] = []
             var written = false
+            /// A finish carrying them was sent and its answer lost (a timeout, a dropped
+            /// connection): it may have been written.
+            var unanswered = false
         }
         private let state = Mutex(State())
         func withLock<T>(_ body: (inout State) -> T) -> T { state.withLock { body(&$0) } }
@@ -143,17 +146,21 @@ package struct RemoteBackend: LeaseBackend {
         do {
             (status, json) = try await call("POST", path, body: body)
         } catch {
+            if case .unreachable = error, !attached.isEmpty { staged.withLock { $0.unanswered = true } }
             // A server that rejects the extension's input must not cost the run its finish.
             guard case .refused(422, _) = error, !attached.isEmpty else { throw error }
             body.removeValue(forKey: Self.runEventsField)
             (status, json) = try await call("POST", path, body: body)
         }
-        if status == 200 {
-            if !attached.isEmpty, json[Self.acknowledgement]?.intValue == attached.count {
-                staged.withLock { $0.written = true }
+        if status == 200, !attached.isEmpty, let recorded = json[Self.acknowledgement]?.intValue {
+            staged.withLock { s in
+                // 0 answers the replay of a finish already stored: after a lost answer, that was
+                // this run's earlier attempt, with the same events, and it wrote them then (the
+                // local store counts a replay the same way).
+                if recorded == attached.count || (recorded == 0 && s.unanswered) { s.written = true }
             }
-            return .done
         }
+        if status == 200 { return .done }
         guard status == 409 || Self.isKeyNotFound(status, json) else { throw notAnAnswer(path, status, json) }
         return .rejected(Self.describe(json))
     }
