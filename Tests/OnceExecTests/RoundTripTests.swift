@@ -90,6 +90,21 @@ struct RoundTripTests {
         #expect(failed == ["POST /v1/ai/lease": 1, "POST /v1/ai/fail": 1], "\(failed)")
     }
 
+    @Test("a run whose record the server refuses as an event (a 20 KiB command line) still finishes")
+    func oversizedRecord() async throws {
+        let b = try await Backend(.remote)
+        let server = try #require(b.server)
+        let long = "true # " + String(repeating: "x", count: 20 * 1024)
+        let r = try await b.run(["--json", "--server", server.baseURL, "long-argv", "--", "sh", "-c", long])
+        #expect(r.code == 0, "\(r.stderr)")
+        #expect(r.summary["outcome"] == .string("ran"))
+        // The finish was sent again without its run_events (422) and recorded.
+        #expect(try await b.status("long-argv")["status"] == .string("completed"))
+        let runId = try #require(r.summary["run_id"]?.stringValue)
+        let types = try await Self.timeline(b, runId)
+        #expect(types.contains("child_exited"), "posted after the finish: \(types)")
+    }
+
     @Test("a longer child has its events posted while it runs, and still one round trip after it exits")
     func longRun() async throws {
         let b = try await Backend(.remote)
