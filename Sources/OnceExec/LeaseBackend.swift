@@ -25,16 +25,25 @@ package protocol LeaseBackend: Sendable {
     func recordRun(runId: String, record: JSONValue) async
     /// Runs, most recently active first: a page of ids with their last event's time (ms).
     func runPage(limit: Int, offset: Int) async throws(BackendError) -> [RunPageItem]
-    /// Offers the attempt's run record as it will read if the finish that follows is recorded,
-    /// so a backend that can may write it in the finish's own transaction (one commit less).
-    func stageRunRecord(runId: String, record: JSONValue)
+    /// Offers what the finish that follows should write with it: `events`, the end of the
+    /// run's timeline (`child_exited`, and what was not posted while the child ran), and
+    /// `record`, the attempt's history record as it will read if the finish is recorded. Each
+    /// backend writes them in the finish's own transaction when it can (the local store: one
+    /// commit less; once-server's `run_events` extension: no round trip after the finish).
+    func stageFinish(runId: String, events: [RunEvent], record: JSONValue)
+    /// After the finish: appends the staged events it did not write (best effort, in order).
+    func flushStagedEvents() async
     /// Whether a finish wrote the staged record; the caller then does not ``recordRun(runId:record:)``.
     func stagedRunRecordWritten() -> Bool
 }
 
-extension LeaseBackend {
-    package func stageRunRecord(runId: String, record: JSONValue) {}
-    package func stagedRunRecordWritten() -> Bool { false }
+extension RunEvent {
+    /// The `run_record` event that keeps one attempt's history record.
+    package static func runRecord(runId: String, ts: Timestamp, record: JSONValue) -> RunEvent {
+        RunEvent(
+            runId: runId, type: RunRecord.eventType, ts: ts, status: record["outcome"]?.stringValue,
+            message: record["message"]?.stringValue.map { String($0.prefix(4096)) }, data: record)
+    }
 }
 
 /// Who takes a lease: this host and the command it runs.

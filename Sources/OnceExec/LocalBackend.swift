@@ -26,7 +26,7 @@ package struct LocalBackend: LeaseBackend {
         }
     }
 
-    /// The run record staged for the finish (``stageRunRecord(runId:record:)``), and whether
+    /// The run record staged for the finish (``stageFinish(runId:events:record:)``), and whether
     /// a finish that applied wrote it.
     private let staged = StagedRecord()
 
@@ -219,12 +219,15 @@ package struct LocalBackend: LeaseBackend {
         }
     }
 
-    package func stageRunRecord(runId: String, record: JSONValue) {
-        let event = RunEvent(
-            runId: runId, type: RunRecord.eventType, ts: store.now(), status: record["outcome"]?.stringValue,
-            message: record["message"]?.stringValue, data: record)
-        staged.withLock { $0 = (event, false) }
+    package func stageFinish(runId: String, events: [RunEvent], record: JSONValue) {
+        // The events go into the finish's transaction whatever it answers, like every pending
+        // event; the record only if the finish applies.
+        for event in events { pending.add(event) }
+        staged.withLock { $0 = (.runRecord(runId: runId, ts: store.now(), record: record), false) }
     }
+
+    /// Nothing to do: the staged events went into the finish's transaction.
+    package func flushStagedEvents() async {}
 
     package func stagedRunRecordWritten() -> Bool { staged.withLock { $0.written } }
 
@@ -265,10 +268,7 @@ package struct LocalBackend: LeaseBackend {
     }
 
     package func recordRun(runId: String, record: JSONValue) async {
-        let event = RunEvent(
-            runId: runId, type: RunRecord.eventType, ts: store.now(), status: record["outcome"]?.stringValue,
-            message: record["message"]?.stringValue, data: record)
-        _ = try? await store.appendRunEvent(account: account, event)
+        _ = try? await store.appendRunEvent(account: account, .runRecord(runId: runId, ts: store.now(), record: record))
     }
 
     package func runPage(limit: Int, offset: Int) async throws(BackendError) -> [RunPageItem] {

@@ -1,10 +1,26 @@
 import Foundation
 import OnceCore
 import OnceOnly
+import Synchronization
 
 /// Leases on a once-server shared by many hosts, through the Swift SDK's transport.
 package struct RemoteBackend: LeaseBackend {
     let client: OnceOnlyClient
+    /// The end of the run staged for the finish (``stageFinish(runId:events:record:)``), sent
+    /// as its `run_events`, and whether the server acknowledged writing them.
+    private let staged = Staged()
+
+    final class Staged: Sendable {
+        struct State {
+            var events: [RunEvent] = []
+            var written = false
+            /// A finish carrying them was sent and its answer lost (a timeout, a dropped
+            /// connection): it may have been written.
+            var unanswered = false
+        }
+        private let state = Mutex(State())
+        func withLock<T>(_ body: (inout State) -> T) -> T { state.withLock { body(&$0) } }
+    }
 
     package var name: String { "server \(client.baseURL)" }
 
@@ -117,12 +133,64 @@ package struct RemoteBackend: LeaseBackend {
         try await finish("/ai/cancel", ["key": .string(key), "lease_id": .string(leaseId), "reason": .string(reason)])
     }
 
+    /// Sends the staged end of the run with the finish (`run_events`, once-server's extension),
+    /// so the run makes one round trip after the child exits. A server that writes them says so
+    /// (`run_events_recorded`); any other (the official service, an older once-server) ignores
+    /// the field, and ``flushStagedEvents()`` then posts them one by one as before.
     private func finish(_ path: String, _ body: JSONObject) async throws(BackendError) -> FinishResult {
-        let (status, json) = try await call("POST", path, body: body)
+        let attached = staged.withLock { $0.written ? [] : $0.events }
+        var body = body
+        if !attached.isEmpty { body[Self.runEventsField] = .array(attached.map(Self.attachment)) }
+        let status: Int
+        let json: JSONObject
+        do {
+            (status, json) = try await call("POST", path, body: body)
+        } catch {
+            if case .unreachable = error, !attached.isEmpty { staged.withLock { $0.unanswered = true } }
+            // A server that rejects the extension's input must not cost the run its finish.
+            guard case .refused(422, _) = error, !attached.isEmpty else { throw error }
+            body.removeValue(forKey: Self.runEventsField)
+            (status, json) = try await call("POST", path, body: body)
+        }
+        if status == 200, !attached.isEmpty, let recorded = json[Self.acknowledgement]?.intValue {
+            staged.withLock { s in
+                // 0 answers the replay of a finish already stored: after a lost answer, that was
+                // this run's earlier attempt, with the same events, and it wrote them then (the
+                // local store counts a replay the same way).
+                if recorded == attached.count || (recorded == 0 && s.unanswered) { s.written = true }
+            }
+        }
         if status == 200 { return .done }
         guard status == 409 || Self.isKeyNotFound(status, json) else { throw notAnAnswer(path, status, json) }
         return .rejected(Self.describe(json))
     }
+
+    static let runEventsField = "run_events"
+    static let acknowledgement = "run_events_recorded"
+
+    /// One `run_events` element: the server adds the run id, the lease id and its own time.
+    static func attachment(_ event: RunEvent) -> JSON {
+        var o: JSONObject = ["type": .string(event.type)]
+        if let s = event.status { o["status"] = .string(String(s.prefix(128))) }
+        if let m = event.message { o["message"] = .string(String(m.prefix(4096))) }
+        if let d = event.data { o["data"] = JSON(d) }
+        return .object(o)
+    }
+
+    package func stageFinish(runId: String, events: [RunEvent], record: JSONValue) {
+        let all = events + [.runRecord(runId: runId, ts: .now, record: record)]
+        staged.withLock { $0 = Staged.State(events: all, written: false) }
+    }
+
+    package func flushStagedEvents() async {
+        let events = staged.withLock { s -> [RunEvent] in
+            defer { s.events = [] }
+            return s.written ? [] : s.events.filter { $0.type != RunRecord.eventType }
+        }
+        for event in events { await record(runId: event.runId, event: event) }
+    }
+
+    package func stagedRunRecordWritten() -> Bool { staged.withLock { $0.written } }
 
     package func status(key: String) async throws(BackendError) -> KeyStatus? {
         let (status, json) = try await call("GET", "/ai/status", query: ["key": key])

@@ -259,7 +259,7 @@ package struct Runner {
         let spawned = RunEvent(
             runId: runId, type: ExecEventKind.childSpawned.rawValue, ts: .now, leaseId: lease?.leaseId,
             message: "pid \(child.pid): \(argv.joined(separator: " "))")
-        let machine = await Supervisor(
+        let (machine, unposted) = await Supervisor(
             machine: SupervisorMachine(policy: policy), start: acquiredAt, backend: backend, key: options.key,
             lease: lease, runId: runId, child: child, reporter: reporter, relay: relay, initialEvents: [spawned]
         ).run()
@@ -271,17 +271,22 @@ package struct Runner {
         // unless a background helper holds it; then a drain process takes the pipe over.
         let stdoutTail = await out?.finish(timeout: .milliseconds(250))
         let stderrTail = await err?.finish(timeout: .milliseconds(250))
-        await backend.record(
-            runId: runId,
-            event: RunEvent(
-                runId: runId, type: ExecEventKind.childExited.rawValue, ts: .now, leaseId: lease?.leaseId,
-                message: status.errorCode))
+        // The end of the timeline travels with the finish (see stageFinish below).
+        let trailing =
+            unposted + [
+                RunEvent(
+                    runId: runId, type: ExecEventKind.childExited.rawValue, ts: .now, leaseId: lease?.leaseId,
+                    message: status.errorCode)
+            ]
 
         var s = ExecSummary(
             key: options.key, runId: runId, outcome: .ran, exitCode: status.shellCode, fence: lease?.version,
             leaseId: lease?.leaseId, backend: backend.name, child: status,
             durationMs: Int64((endedAt.timeIntervalSince(startedAt) * 1000).rounded()), message: nil)
-        guard let lease else { return s }
+        guard let lease else {
+            for event in trailing { await backend.record(runId: runId, event: event) }
+            return s
+        }
 
         let runLabel = "\(options.key) (run \(runId))"
         var record = RunRecord(
@@ -297,14 +302,15 @@ package struct Runner {
                 "\(runLabel): interrupted by \(signalName(signal)); the lease was canceled (the next run of KEY runs)"
             reporter.note(s.message!)
         }
-        // The history record as it will read if the finish is recorded: a backend that can
-        // writes it in the finish's own transaction (the local store: one commit less).
+        // The history record as it will read if the finish is recorded: with the trailing
+        // events, a backend that can writes it in the finish's own transaction (the local
+        // store: one commit less; once-server: the finish is the one round trip after the exit).
         let expected = machine.settle(.done) ?? .unrecorded
         var expectedRecord = record
         Self.conclude(
             &expectedRecord, end: expected, decision: decision,
             summary: concluded(s, expected, decision: decision, runLabel: runLabel))
-        backend.stageRunRecord(runId: runId, record: expectedRecord.historyJSON)
+        backend.stageFinish(runId: runId, events: trailing, record: expectedRecord.historyJSON)
         let answer: FinishAnswer
         switch decision {
         case .unleased:
@@ -338,6 +344,7 @@ package struct Runner {
             break
         }
         if s.outcome != .ran { s.exitCode = options.exitCodes.code(for: s.outcome) }
+        await backend.flushStagedEvents()
         // One history record per attempt, whatever the end: a retry must not erase a failure.
         if end == expected, backend.stagedRunRecordWritten() { return s }
         Self.conclude(&record, end: end, decision: decision, summary: s)

@@ -10,7 +10,9 @@ import OnceCore
 ///
 /// Everything it starts lives in task groups scoped to ``run()``: the child waiter, the
 /// timers and the renewals in an inner group that is cancelled when the child has exited,
-/// the timeline posts in an outer one that is drained (in order) before ``run()`` returns.
+/// the timeline poster in an outer one that ends before ``run()`` returns. Posts start after
+/// ``postHold`` (an ``EventOutbox``); what is not posted when the child exits is returned, to
+/// travel with the finish.
 @MainActor
 struct Supervisor {
     enum Event: Sendable {
@@ -35,29 +37,42 @@ struct Supervisor {
     /// Timeline events from before the supervision (`child_spawned`), posted first.
     let initialEvents: [RunEvent]
 
+    /// How long the timeline events wait before they are posted. A child that ends sooner
+    /// (most cron jobs' `true`-like checks) has them sent with the finish instead; a longer one
+    /// gets them on the timeline while it runs.
+    static let postHold = Duration.seconds(1)
+
     /// Supervises until the child exits; returns the machine in its exited state (its
-    /// ``SupervisorMachine/finish`` says how to finish the lease).
-    func run() async -> SupervisorMachine {
+    /// ``SupervisorMachine/finish`` says how to finish the lease) and the timeline events not
+    /// posted by then, in order, for the finish to carry.
+    func run() async -> (machine: SupervisorMachine, unposted: [RunEvent]) {
         let (events, sink) = AsyncStream.makeStream(of: Event.self)
-        let (outbox, post) = AsyncStream.makeStream(of: RunEvent.self)
+        let outbox = EventOutbox()
         let backend = self.backend
         let runId = self.runId
-        return await withDiscardingTaskGroup(returning: SupervisorMachine.self) { posts in
+        return await withDiscardingTaskGroup(returning: (machine: SupervisorMachine, unposted: [RunEvent]).self) {
+            posts in
             // One poster, in order: the timeline reads as the run happened.
             posts.addTask {
-                for await event in outbox { await backend.record(runId: runId, event: event) }
+                while let event = await outbox.next() { await backend.record(runId: runId, event: event) }
             }
-            initialEvents.forEach { post.yield($0) }
+            initialEvents.forEach(outbox.add)
             let machine = await withDiscardingTaskGroup(returning: SupervisorMachine.self) { group in
-                await supervise(events: events, sink: sink, post: post, group: &group)
+                // Cancelled with the group when the child has exited: then nothing opens it.
+                let opensAt = ContinuousClock.now.advanced(by: Self.postHold)
+                group.addTask {
+                    guard (try? await Task.sleep(until: opensAt, clock: .continuous)) != nil else { return }
+                    outbox.open()
+                }
+                return await supervise(events: events, sink: sink, outbox: outbox, group: &group)
             }
-            post.finish()
-            return machine
+            // A post in flight ends in the group; the rest goes with the finish.
+            return (machine, outbox.close())
         }
     }
 
     private func supervise(
-        events: AsyncStream<Event>, sink: AsyncStream<Event>.Continuation, post: AsyncStream<RunEvent>.Continuation,
+        events: AsyncStream<Event>, sink: AsyncStream<Event>.Continuation, outbox: EventOutbox,
         group: inout DiscardingTaskGroup
     ) async -> SupervisorMachine {
         let clock = ContinuousClock()
@@ -100,7 +115,7 @@ struct Supervisor {
                     case .childSpawned, .signalForwarded, .childExited:
                         break
                     }
-                    post.yield(event(kind, detail: detail))
+                    outbox.add(event(kind, detail: detail))
                 case .finish:
                     // The caller finishes the lease once the posts are drained.
                     break

@@ -77,11 +77,14 @@ struct CompleteRequest: BodyRequest {
     var address: LeaseAddress
     var result: JSONValue?
     var resultHash: String?
+    /// Extension (once-exec): see ``RunEventsField``.
+    var runEvents: [AttachedRunEvent]?
 
     init(_ body: inout BodyReader) throws {
         let address = LeaseAddress.read(&body)
         result = body.result()
         resultHash = body.string("result_hash", maxLength: 256)
+        runEvents = RunEventsField.read(&body)
         guard body.issues.isEmpty, let address else { throw body.failure }
         self.address = address
     }
@@ -93,12 +96,15 @@ struct FailRequest: BodyRequest {
     var errorHash: String?
     /// Extension (once-exec): the failed run's record, kept like a completed result.
     var result: JSONValue?
+    /// Extension (once-exec): see ``RunEventsField``.
+    var runEvents: [AttachedRunEvent]?
 
     init(_ body: inout BodyReader) throws {
         let address = LeaseAddress.read(&body)
         let errorCode = body.string("error_code", required: true, maxLength: Rules.maxErrorCodeLength)
         errorHash = body.string("error_hash", maxLength: 256)
         result = body.result()
+        runEvents = RunEventsField.read(&body)
         guard body.issues.isEmpty, let address, let errorCode else { throw body.failure }
         self.address = address
         self.errorCode = errorCode
@@ -108,10 +114,13 @@ struct FailRequest: BodyRequest {
 struct CancelRequest: BodyRequest {
     var address: LeaseAddress
     var reason: String?
+    /// Extension (once-exec): see ``RunEventsField``.
+    var runEvents: [AttachedRunEvent]?
 
     init(_ body: inout BodyReader) throws {
         let address = LeaseAddress.read(&body)
         reason = body.string("reason", maxLength: 1024)
+        runEvents = RunEventsField.read(&body)
         guard body.issues.isEmpty, let address else { throw body.failure }
         self.address = address
     }

@@ -28,7 +28,8 @@ extension APIRoutes {
         let input = try await decode(CompleteRequest.self, request)
         return try await mutate(
             input.address,
-            .complete(leaseId: input.address.leaseId, result: input.result, resultHash: input.resultHash), context)
+            .complete(leaseId: input.address.leaseId, result: input.result, resultHash: input.resultHash), context,
+            runEvents: input.runEvents)
     }
 
     @Sendable func fail(_ request: Request, context: AuthenticatedContext) async throws -> Response {
@@ -37,45 +38,57 @@ extension APIRoutes {
             input.address,
             .fail(
                 leaseId: input.address.leaseId, errorCode: input.errorCode, errorHash: input.errorHash,
-                result: input.result), context)
+                result: input.result), context, runEvents: input.runEvents)
     }
 
     @Sendable func cancel(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let input = try await decode(CancelRequest.self, request)
-        return try await mutate(input.address, .cancel(leaseId: input.address.leaseId, reason: input.reason), context)
+        return try await mutate(
+            input.address, .cancel(leaseId: input.address.leaseId, reason: input.reason), context,
+            runEvents: input.runEvents)
     }
 
-    private func mutate(_ address: LeaseAddress, _ mutation: LeaseMutation, _ context: AuthenticatedContext)
-        async throws -> Response
-    {
+    /// - Parameter runEvents: the `run_events` extension (``RunEventsField``); when sent, the
+    ///   answer says how many were written.
+    private func mutate(
+        _ address: LeaseAddress, _ mutation: LeaseMutation, _ context: AuthenticatedContext,
+        runEvents: [AttachedRunEvent]? = nil
+    ) async throws -> Response {
         let key = address.key
         let decided = try await store.mutate(
-            account: context.account, key: key, mutation, requestId: context.requestId)
+            account: context.account, key: key, mutation, requestId: context.requestId, attached: runEvents ?? [])
+        var body = try Self.mutationBody(decided, key: key)
+        if let runEvents, case .object(var fields) = body {
+            // The same pure rule the transaction used, applied to its answer: what it wrote.
+            let recorded = LeaseEngine.attached(runEvents, to: decided.value, now: decided.now).count
+            fields[RunEventsField.acknowledgement] = .int(Int64(recorded))
+            body = .object(fields)
+        }
+        return JSONResponse.make(body)
+    }
+
+    private static func mutationBody(_ decided: Decided<MutationReply>, key: String) throws -> JSONValue {
         switch decided.value {
         case .extended(let r):
-            return JSONResponse.make(
-                .object([
-                    "ok": .bool(true), "status": .string("extended"), "key": .string(key), "ttl": .int(Int64(r.ttl)),
-                    "version": .int(r.version), "lease_id": .string(r.leaseId),
-                    "ttl_left": .int(Int64(decided.now.secondsUntil(r.deadline))),
-                ]))
+            return .object([
+                "ok": .bool(true), "status": .string("extended"), "key": .string(key), "ttl": .int(Int64(r.ttl)),
+                "version": .int(r.version), "lease_id": .string(r.leaseId),
+                "ttl_left": .int(Int64(decided.now.secondsUntil(r.deadline))),
+            ])
         case .completed(let r, _):
-            return JSONResponse.make(
-                .object([
-                    "ok": .bool(true), "status": .string("completed"), "key": .string(key), "version": .int(r.version),
-                    "done_at": LeaseView.time(r.doneAt), "result_hash": LeaseView.text(r.resultHash),
-                ]))
+            return .object([
+                "ok": .bool(true), "status": .string("completed"), "key": .string(key), "version": .int(r.version),
+                "done_at": LeaseView.time(r.doneAt), "result_hash": LeaseView.text(r.resultHash),
+            ])
         case .failed(let r, _):
-            return JSONResponse.make(
-                .object([
-                    "ok": .bool(true), "status": .string("failed"), "key": .string(key), "version": .int(r.version),
-                    "done_at": LeaseView.time(r.doneAt), "error_code": LeaseView.text(r.errorCode),
-                ]))
+            return .object([
+                "ok": .bool(true), "status": .string("failed"), "key": .string(key), "version": .int(r.version),
+                "done_at": LeaseView.time(r.doneAt), "error_code": LeaseView.text(r.errorCode),
+            ])
         case .canceled(let r, _):
-            return JSONResponse.make(
-                .object([
-                    "ok": .bool(true), "status": .string("canceled"), "key": .string(key), "version": .int(r.version),
-                ]))
+            return .object([
+                "ok": .bool(true), "status": .string("canceled"), "key": .string(key), "version": .int(r.version),
+            ])
         case .mismatch:
             throw APIError.leaseMismatch
         case .notActive(let r):

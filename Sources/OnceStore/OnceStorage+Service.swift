@@ -36,16 +36,25 @@ extension OnceStorage {
     }
 
     /// Extends, completes, fails or cancels the lease of `key`, appending `runEvents` in the
-    /// same transaction (one commit, one fsync), and `ifApplied` too when the mutation changed
-    /// the lease (not on a refusal, nor on the replay of a finish already stored).
+    /// same transaction (one commit, one fsync), and `ifApplied` and `attached` too when the
+    /// mutation changed the lease (``MutationReply/applied``: not on a refusal, nor on the
+    /// replay of a finish already stored). `attached` events go under the lease's own run id
+    /// (``LeaseEngine/attached(_:to:now:)``), which the caller need not know: once-server's
+    /// `run_events` extension; the same function applied to the answer says what was written.
     public func mutate(
         account: AccountContext, key: String, _ mutation: LeaseMutation, requestId: String?,
-        runEvents: [RunEvent] = [], ifApplied: [RunEvent] = []
+        runEvents: [RunEvent] = [], ifApplied: [RunEvent] = [], attached: [AttachedRunEvent] = []
     ) async throws -> Decided<MutationReply> {
         try await transition(account: account, key: key, requestId: requestId, runEvents: runEvents) {
             stored, input in
             var transition = LeaseEngine.mutate(mutation, to: stored, now: input.now)
-            if transition.write != nil { transition.effects.runEvents += ifApplied }
+            if transition.reply.applied {
+                // The holder's account of its run comes before the engine's `run_finished`
+                // (same time, lower ids): the timeline reads as it happened.
+                transition.effects.runEvents =
+                    LeaseEngine.attached(attached, to: transition.reply, now: input.now)
+                    + transition.effects.runEvents + ifApplied
+            }
             return transition
         }
     }
