@@ -24,7 +24,12 @@ struct GroupCommitTests {
 
     /// Another connection, as another process would open the file; it sees committed data only.
     func committedCheckLock(_ path: String, _ key: String) throws -> Bool {
-        let other = try DatabaseQueue(path: path)
+        // Waits for a lock as the store's own connections do: opening a connection reads the
+        // schema, which may meet SQLITE_BUSY for a moment while 64 others open and close, and
+        // GRDB's default is to fail at once (CI saw "database is locked" on that first read).
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        let other = try DatabaseQueue(path: path, configuration: configuration)
         return try other.read { db in
             try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM check_locks WHERE key = ?)", arguments: [key])
         } ?? false
