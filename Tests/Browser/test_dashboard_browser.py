@@ -23,6 +23,8 @@ from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "PySupport"))
 import once_procs  # noqa: E402
@@ -49,6 +51,16 @@ def once_exec(base: str, key: str, *args: str, wait: bool = True):
     if not wait:
         return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
+
+
+def click_and_load(browser, element) -> None:
+    """Clicks `element` and returns once the next page has replaced this one. A click that
+    submits a form may return before the navigation (CI once read the old URL right after
+    the login click), so the old document's going stale is what says the new page is there."""
+    page = browser.find_element(By.TAG_NAME, "html")
+    element.click()
+    WebDriverWait(browser, 30).until(expected_conditions.staleness_of(page))
+    WebDriverWait(browser, 30).until(lambda b: b.execute_script("return document.readyState") == "complete")
 
 
 def wait_for(condition, what: str, timeout: float = 30.0):
@@ -132,13 +144,14 @@ def test_find_failed_run_in_three_clicks_and_every_page(tmp_path: Path, browser,
         assert browser.current_url.endswith("/ui/login")
         screenshot(browser, shots, "00-login")
         browser.find_element(By.NAME, "api_key").send_keys(key)
-        browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-        assert browser.current_url.rstrip("/").endswith("/ui"), browser.current_url
+        click_and_load(browser, browser.find_element(By.CSS_SELECTOR, "form button[type=submit]"))
+        assert browser.current_url.rstrip("/").endswith("/ui"), (
+            browser.current_url, browser.find_element(By.TAG_NAME, "body").text)
         assert key not in browser.page_source
         # Click 2: the failed run, listed on the overview.
         failed_links = browser.find_elements(By.CSS_SELECTOR, "tr.error a[href^='/ui/runs/']")
         assert failed_links, "the overview lists the failed run"
-        failed_links[0].click()
+        click_and_load(browser, failed_links[0])
         # The output tail is right there: no third click needed.
         body = browser.find_element(By.TAG_NAME, "body").text
         assert "report: <b>ERROR</b> disk quota exceeded" in body, body
@@ -164,7 +177,7 @@ def test_find_failed_run_in_three_clicks_and_every_page(tmp_path: Path, browser,
         screenshot(browser, shots, "30-agent")
 
         # Log out: the pages ask for the login again.
-        browser.find_element(By.CSS_SELECTOR, "form.logout button").click()
+        click_and_load(browser, browser.find_element(By.CSS_SELECTOR, "form.logout button"))
         assert browser.current_url.endswith("/ui/login")
         browser.get(base + "/ui/runs")
         assert browser.current_url.endswith("/ui/login")
