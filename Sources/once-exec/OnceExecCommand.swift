@@ -159,6 +159,23 @@ struct OnceExecCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("Error: \(hint)\n".utf8))
             Glibc.exit(ExecOutcome.usage.defaultCode)
         }
-        await main(normalise(raw))
+        let arguments = normalise(raw)
+        // The common run line skips argument-parser (see ``RunArgumentsParser``); a line it
+        // does not read exactly, or one whose options do not check, goes the long way, so every
+        // message and its usage line stay argument-parser's.
+        if let fast = RunArgumentsParser.parse(arguments), let options = try? fast.makeOptions() {
+            let code: Int32
+            do {
+                code = try await RunCommand.execute(fast, options: options)
+            } catch let exit as ExitCode {
+                code = exit.rawValue
+            } catch {
+                // A usage problem of the backend options (they are checked before anything
+                // starts): argument-parser's message and exit code.
+                OnceExecCommand.exit(withError: error)
+            }
+            Glibc.exit(code)
+        }
+        await main(arguments)
     }
 }

@@ -90,89 +90,55 @@ struct RunCommand: AsyncParsableCommand {
     @Argument(parsing: .postTerminator, help: "The command and its arguments, after --.")
     var command: [String] = []
 
-    func duration(_ text: String, _ flag: String) throws -> Duration {
-        guard let d = DurationText.parse(text) else {
-            throw ValidationError("\(flag): cannot read \"\(text)\" as a duration (e.g. 30s, 5m, 1h30m)")
-        }
-        return d
+    /// The words as parsed, for the checks and the run shared with the fast path.
+    var arguments: RunArguments {
+        var a = RunArguments(key: key, command: command)
+        a.server = backend.server
+        a.state = backend.state
+        a.busyTimeout = backend.busyTimeout
+        a.ttl = ttl
+        a.heartbeat = heartbeat
+        a.killAfter = killAfter
+        a.maxRuntime = maxRuntime
+        a.wait = wait
+        a.join = join
+        a.retryFailed = retryFailed
+        a.replay = replay
+        a.onLeaseLost = onLeaseLost
+        a.ifUnreachable = ifUnreachable
+        a.capture = capture
+        a.shell = shell
+        a.passApiKey = passApiKey
+        a.tz = tz
+        a.slotTime = slotTime
+        a.exitCodes = exitCodes
+        a.json = json
+        a.quiet = quiet
+        a.verbose = verbose
+        return a
     }
 
     func makeOptions() throws -> ExecOptions {
-        guard !command.isEmpty else { throw ValidationError("missing COMMAND: use once-exec KEY -- COMMAND [ARG...]") }
-        guard (1...2_592_000).contains(ttl) else { throw ValidationError("--ttl must be 1-2592000 seconds") }
-        guard (0...65536).contains(capture) else { throw ValidationError("--capture must be 0-65536 bytes") }
-        guard let zone = TimeZone(identifier: tz) else { throw ValidationError("--tz: unknown time zone \(tz)") }
-        var slot = Date()
-        if let slotTime {
-            guard let parsed = ISO8601DateFormatter().date(from: slotTime) else {
-                throw ValidationError("--slot-time: cannot read \(slotTime) (use e.g. 2026-11-29T02:00:00Z)")
-            }
-            slot = parsed
+        do {
+            return try arguments.makeOptions()
+        } catch {
+            throw ValidationError(error.message)
         }
-        var expanded = key
-        let template = KeyTemplate(key)
-        if template.hasPlaceholders {
-            do {
-                expanded = try template.expand(at: slot, in: zone)
-            } catch {
-                throw ValidationError(error.description)
-            }
-        }
-        if let issue = Rules.checkKey(expanded, loc: ["KEY"]) { throw ValidationError("KEY: \(issue.msg)") }
-        var options = ExecOptions(key: expanded, command: command)
-        options.ttl = ttl
-        options.heartbeat = try heartbeat.map { try duration($0, "--heartbeat") }
-        if let h = options.heartbeat, h < .milliseconds(100) {
-            throw ValidationError("--heartbeat \(heartbeat ?? ""): renewals need at least 100ms between them")
-        }
-        options.killAfter = try duration(killAfter, "--kill-after")
-        // 0 means no limit, as for timeout(1): a templated `--max-runtime ${LIMIT:-0}` must not
-        // kill every job at once.
-        options.maxRuntime = try maxRuntime.map { try duration($0, "--max-runtime") }.flatMap { $0 == .zero ? nil : $0 }
-        if let wait {
-            options.wait = wait == "forever" ? .seconds(100 * 365 * 86_400) : try duration(wait, "--wait")
-        }
-        let policy = SupervisorPolicy(
-            ttl: .seconds(ttl), heartbeat: options.heartbeat, killAfter: options.killAfter)
-        guard policy.safeWindow > policy.heartbeat else {
-            if let heartbeat,
-                SupervisorPolicy(ttl: .seconds(ttl), killAfter: options.killAfter).safeWindow
-                    > SupervisorPolicy(ttl: .seconds(ttl), killAfter: options.killAfter).heartbeat
-            {
-                throw ValidationError(
-                    "--heartbeat \(heartbeat) is too long for --ttl \(ttl): a renewal must come before the local deadline (\(DurationText.format(policy.safeWindow)) after the last one); lower --heartbeat or raise --ttl"
-                )
-            }
-            throw ValidationError(
-                "--ttl \(ttl) is too short for --kill-after \(killAfter): the child must be stopped before the lease can lapse; raise --ttl or lower --kill-after"
-            )
-        }
-        options.join = join
-        if join && wait == nil { throw ValidationError("--join needs --wait") }
-        options.retryFailed = retryFailed
-        options.replay = replay
-        options.onLeaseLost = onLeaseLost
-        options.ifUnreachable = ifUnreachable
-        options.capture = capture
-        options.shell = shell
-        options.passAPIKey = passApiKey
-        options.json = json
-        options.quiet = quiet
-        for spec in exitCodes {
-            do {
-                try options.exitCodes.apply(spec)
-            } catch {
-                throw ValidationError(error.description)
-            }
-        }
-        return options
     }
 
     /// Checked while parsing, so a bad option's message comes with this command's usage line.
     func validate() throws { _ = try makeOptions() }
 
     func run() async throws {
-        let options = try makeOptions()
+        throw ExitCode(try await Self.execute(arguments, options: try makeOptions()))
+    }
+
+    /// Takes the lease, runs COMMAND and finishes the run; the exit code. Shared by the
+    /// argument-parser path and the fast path (``RunArgumentsParser``). Usage problems of the
+    /// backend options come out as `ValidationError` before anything is opened or started.
+    static func execute(_ arguments: RunArguments, options: ExecOptions) async throws -> Int32 {
+        let target = try BackendOptions.resolve(
+            server: arguments.server, state: arguments.state, busyTimeout: arguments.busyTimeout)
         // Take the signals over first: from here on INT/TERM/HUP/QUIT stop a wait or reach the child.
         SignalForwarder.prepare()
         let relay = SignalRelay()
@@ -180,7 +146,7 @@ struct RunCommand: AsyncParsableCommand {
         defer { forwarder.cancel() }
         let backend: any LeaseBackend
         do {
-            backend = try await self.backend.make(exitCodes: options.exitCodes, reportBusy: false)
+            backend = try await target.open(exitCodes: options.exitCodes, reportBusy: false)
         } catch let busy as BusyStore {
             // Locked already while opening: the same outcome as a busy acquire, --json included.
             FileHandle.standardError.write(Data("once-exec: \(busy.message); not running \(options.key)\n".utf8))
@@ -190,11 +156,12 @@ struct RunCommand: AsyncParsableCommand {
                     key: options.key, outcome: .busy, exitCode: code, backend: "local store", message: busy.message)
                 print(summary.json.canonicalText)
             }
-            throw ExitCode(code)
+            return code
         }
-        let summary = await Runner(options: options, backend: backend, relay: relay, verbose: verbose).run()
+        let summary = await Runner(options: options, backend: backend, relay: relay, verbose: arguments.verbose)
+            .run()
         if options.json { print(summary.json.canonicalText) }
-        throw ExitCode(summary.exitCode)
+        return summary.exitCode
     }
 }
 
@@ -220,11 +187,16 @@ struct BackendOptions: ParsableArguments {
             valueName: "duration"))
     var busyTimeout = "10s"
 
+    func make(exitCodes: ExitCodeMap = ExitCodeMap(), reportBusy: Bool = true) async throws -> any LeaseBackend {
+        try await Self.resolve(server: server, state: state, busyTimeout: busyTimeout)
+            .open(exitCodes: exitCodes, reportBusy: reportBusy)
+    }
+
+    /// Where the leases are, decided from the options and the environment alone: every usage
+    /// problem is a `ValidationError` here, before a file is opened or a signal taken over.
     /// `--server` and `--state` together are a usage error; `--state` beats `ONCEONLY_BASE_URL`
     /// (an explicit flag wins over the environment).
-    /// - Parameter reportBusy: a store locked while opening is reported here (exit 205); else
-    ///   it is thrown as ``BusyStore`` for the caller to report.
-    func make(exitCodes: ExitCodeMap = ExitCodeMap(), reportBusy: Bool = true) async throws -> any LeaseBackend {
+    static func resolve(server: String?, state: String?, busyTimeout: String) throws -> BackendTarget {
         let env = ProcessInfo.processInfo.environment
         if server != nil, state != nil {
             throw ValidationError("--server and --state exclude each other: leases live on a server or in a local file")
@@ -238,28 +210,46 @@ struct BackendOptions: ParsableArguments {
             guard let key = env["ONCEONLY_API_KEY"], !key.isEmpty else {
                 throw ValidationError("a server is set (\(url)) but ONCEONLY_API_KEY is not")
             }
+            return .remote(url: url, apiKey: key)
+        }
+        guard let timeout = DurationText.parse(busyTimeout) else {
+            throw ValidationError("--busy-timeout: cannot read \"\(busyTimeout)\" as a duration (e.g. 10s, 500ms)")
+        }
+        return .local(path: state, busyTimeout: timeout)
+    }
+}
+
+/// A lease backend chosen but not opened yet (``BackendOptions/resolve(server:state:busyTimeout:)``).
+enum BackendTarget {
+    case remote(url: String, apiKey: String)
+    /// `path` nil: the default store.
+    case local(path: String?, busyTimeout: Duration)
+
+    /// - Parameter reportBusy: a store locked while opening is reported here (exit 205); else
+    ///   it is thrown as ``BusyStore`` for the caller to report.
+    func open(exitCodes: ExitCodeMap, reportBusy: Bool) async throws -> any LeaseBackend {
+        switch self {
+        case .remote(let url, let key):
             do {
                 return try RemoteBackend(baseURL: url, apiKey: key)
             } catch {
                 throw ValidationError("cannot use server \(url): \(error)")
             }
-        }
-        guard let timeout = DurationText.parse(busyTimeout) else {
-            throw ValidationError("--busy-timeout: cannot read \"\(busyTimeout)\" as a duration (e.g. 10s, 500ms)")
-        }
-        do throws(BackendError) {
-            let path: String
-            if let state { path = state } else { path = try LocalBackend.defaultPath() }
-            return try await LocalBackend.open(path: path, busyTimeout: timeout)
-        } catch {
-            if case .busy = error {
-                guard reportBusy else { throw BusyStore(message: error.description) }
+        case .local(let state, let timeout):
+            do throws(BackendError) {
+                let path: String
+                if let state { path = state } else { path = try LocalBackend.defaultPath() }
+                return try await LocalBackend.open(path: path, busyTimeout: timeout)
+            } catch {
+                if case .busy = error {
+                    guard reportBusy else { throw BusyStore(message: error.description) }
+                    FileHandle.standardError.write(Data("once-exec: \(error.description)\n".utf8))
+                    throw ExitCode(exitCodes.code(for: .busy))
+                }
+                // Not a usage error: say what failed in one line and exit with the internal code.
                 FileHandle.standardError.write(Data("once-exec: \(error.description)\n".utf8))
-                throw ExitCode(exitCodes.code(for: .busy))
+                throw ExitCode(exitCodes.code(for: .internalError))
             }
-            // Not a usage error: say what failed in one line and exit with the internal code.
-            FileHandle.standardError.write(Data("once-exec: \(error.description)\n".utf8))
-            throw ExitCode(exitCodes.code(for: .internalError))
         }
     }
 }
