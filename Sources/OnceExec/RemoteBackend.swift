@@ -82,7 +82,7 @@ package struct RemoteBackend: LeaseBackend {
         async throws(BackendError)
         -> AcquireResult
     {
-        var body: JSONObject = ["key": .string(key), "ttl": .int(ttl), "metadata": JSON(holder.metadata(runId: runId))]
+        var body: JSONObject = ["key": .string(key), "ttl": .int(ttl), "metadata": holder.metadata(runId: runId)]
         if retryFailed { body["retry_failed"] = .bool(true) }
         let (code, json) = try await call("POST", "/ai/lease", body: body)
         guard code == 200 else { throw notAnAnswer("/ai/lease", code, json) }
@@ -114,7 +114,7 @@ package struct RemoteBackend: LeaseBackend {
 
     package func complete(key: String, leaseId: String, record: JSONValue) async throws(BackendError) -> FinishResult {
         try await finish(
-            "/ai/complete", ["key": .string(key), "lease_id": .string(leaseId), "result": JSON(record)])
+            "/ai/complete", ["key": .string(key), "lease_id": .string(leaseId), "result": record])
     }
 
     package func fail(key: String, leaseId: String, errorCode: String, record: JSONValue) async throws(BackendError)
@@ -125,7 +125,7 @@ package struct RemoteBackend: LeaseBackend {
             "/ai/fail",
             [
                 "key": .string(key), "lease_id": .string(leaseId), "error_code": .string(errorCode),
-                "result": JSON(record),
+                "result": record,
             ])
     }
 
@@ -173,7 +173,7 @@ package struct RemoteBackend: LeaseBackend {
         var o: JSONObject = ["type": .string(event.type)]
         if let s = event.status { o["status"] = .string(String(s.prefix(128))) }
         if let m = event.message { o["message"] = .string(String(m.prefix(4096))) }
-        if let d = event.data { o["data"] = JSON(d) }
+        if let d = event.data { o["data"] = d }
         return .object(o)
     }
 
@@ -199,7 +199,7 @@ package struct RemoteBackend: LeaseBackend {
         var result = Self.status(json)
         if result.status == "completed" || result.status == "failed" {
             let (_, stored) = try await call("GET", "/ai/result", query: ["key": key])
-            result.result = stored["result"].map(JSONValue.init)
+            result.result = stored["result"]
         }
         return result
     }
@@ -223,7 +223,7 @@ package struct RemoteBackend: LeaseBackend {
         if let s = event.status { body["status"] = .string(s) }
         if let m = event.message { body["message"] = .string(m) }
         if let l = event.leaseId { body["lease_id"] = .string(l) }
-        if let d = event.data { body["data"] = JSON(d) }
+        if let d = event.data { body["data"] = d }
         _ = try? await call("POST", "/events", body: body)
     }
 
@@ -235,12 +235,12 @@ package struct RemoteBackend: LeaseBackend {
                 id: Int64(e["id"]?.intValue ?? 0), ts: Int64(e["ts"]?.intValue ?? 0),
                 type: e["type"]?.stringValue ?? "",
                 status: e["status"]?.stringValue, message: e["message"]?.stringValue,
-                data: e["data"].map(JSONValue.init))
+                data: e["data"])
         }
     }
 
     package func recordRun(runId: String, record: JSONValue) async {
-        var body: JSONObject = ["run_id": .string(runId), "type": .string(RunRecord.eventType), "data": JSON(record)]
+        var body: JSONObject = ["run_id": .string(runId), "type": .string(RunRecord.eventType), "data": record]
         if let o = record["outcome"]?.stringValue { body["status"] = .string(o) }
         if let m = record["message"]?.stringValue { body["message"] = .string(String(m.prefix(4096))) }
         // Retried briefly: unlike the other events, this one is the run's entry in `runs`.
@@ -257,35 +257,6 @@ package struct RemoteBackend: LeaseBackend {
         return items.compactMap { item in
             guard let id = item["run_id"]?.stringValue else { return nil }
             return RunPageItem(runId: id, lastTs: Int64(item["last_ts"]?.intValue ?? 0) * 1000)
-        }
-    }
-}
-
-// The SDK keeps its own JSON type (it must not depend on the engine); convert at the edge.
-extension JSON {
-    init(_ value: JSONValue) {
-        switch value {
-        case .null: self = .null
-        case .bool(let b): self = .bool(b)
-        case .int(let i): self = .int(Int(i))
-        case .double(let d): self = .double(d)
-        case .string(let s): self = .string(s)
-        case .array(let a): self = .array(a.map(JSON.init))
-        case .object(let o): self = .object(o.mapValues(JSON.init))
-        }
-    }
-}
-
-extension JSONValue {
-    init(_ json: JSON) {
-        switch json {
-        case .null: self = .null
-        case .bool(let b): self = .bool(b)
-        case .int(let i): self = .int(Int64(i))
-        case .double(let d): self = .double(d)
-        case .string(let s): self = .string(s)
-        case .array(let a): self = .array(a.map(JSONValue.init))
-        case .object(let o): self = .object(o.mapValues(JSONValue.init))
         }
     }
 }

@@ -152,7 +152,7 @@ final class HTTPTransport: Sendable {
             fields.append((name, value))
         }
         return WireRequest(
-            method: method, url: url.absoluteString, headers: fields, body: body.map { Array($0.serialized().utf8) })
+            method: method, url: url.absoluteString, headers: fields, body: body.map { Array($0.typeScriptText.utf8) })
     }
 
     /// One attempt, limited to `timeout` seconds (connecting, sending and reading the whole answer).

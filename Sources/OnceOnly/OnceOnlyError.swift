@@ -67,7 +67,7 @@ public enum OnceOnlyError: Error, Sendable, Equatable {
             .api(_, _, let message):
             message
         case .overLimit: "Usage limit reached. Please upgrade your plan."
-        case .timeout(let seconds): "The request timed out after \(JSON.formatNumber(seconds)) s."
+        case .timeout(let seconds): "The request timed out after \(JSON.typeScriptNumber(seconds)) s."
         case .transport(let text): "The OnceOnly service could not be reached: \(text)"
         case .invalidArgument(let text): text
         }
@@ -83,7 +83,7 @@ extension OnceOnlyError: LocalizedError, CustomStringConvertible {
         case .unauthorized: "OnceOnlyError.unauthorized: \(message)"
         case .overLimit: "OnceOnlyError.overLimit: \(message)"
         case .rateLimited(let retryAfter, _):
-            "OnceOnlyError.rateLimited(retryAfter: \(retryAfter.map { JSON.formatNumber($0) } ?? "nil")): \(message)"
+            "OnceOnlyError.rateLimited(retryAfter: \(retryAfter.map { JSON.typeScriptNumber($0) } ?? "nil")): \(message)"
         case .validation: "OnceOnlyError.validation: \(message)"
         case .api(let status, _, _): "OnceOnlyError.api(\(status)): \(message)"
         case .timeout: "OnceOnlyError.timeout: \(message)"
