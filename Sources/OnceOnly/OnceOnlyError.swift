@@ -17,7 +17,9 @@ public enum OnceOnlyError: Error, Sendable, Equatable {
     /// 422: the server rejected the request body or query.
     case validation(message: String)
     /// Any other non-2xx answer (403 `feature_not_available`/`plan_limit`, 404, 409, 5xx, …).
-    /// `detail` is the detail object (a string detail arrives as `{"detail": "<text>"}`).
+    /// `detail` is the detail object (a string detail arrives as `{"detail": "<text>"}`). A
+    /// ``LeaseClient`` call also throws it, with the 2xx status and the body as `detail`, for
+    /// an answer that is not a lease answer (a proxy's page, a wrong base URL).
     case api(status: Int, detail: JSONObject, message: String)
     /// No complete answer arrived within the client's timeout (per attempt, after retries).
     /// Unlike the TypeScript SDK, whose timer stops at the response headers, the limit covers the
