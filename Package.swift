@@ -45,7 +45,7 @@ import PackageDescription
         ),
         .testTarget(
             name: "OnceExecTests",
-            dependencies: ["OnceExec", "OnceCore", "OnceStore", "OnceTestSupport"]
+            dependencies: ["OnceExec", "OnceCore", "OnceStore", "OnceOnly", "OnceTestSupport"]
         ),
         // Fuzz targets over the parsers that take outside text (scripts/fuzz builds them with
         // libFuzzer); a normal build replays the committed corpus instead (scripts/test).

@@ -160,12 +160,13 @@ extension JSONValue {
     /// An integer, or a double with no fractional part (as pydantic's lax mode accepts).
     public var integerValue: Int64? {
         switch self {
-        case .int(let i): i
+        case .int(let i): Int64(i)
         case .double(let d) where d.isFinite && d == d.rounded() && abs(d) < 9.2e18: Int64(d)
         default: nil
         }
     }
 
+    /// A finite number (`int` or `double`).
     public var numberValue: Double? {
         switch self {
         case .int(let i): Double(i)

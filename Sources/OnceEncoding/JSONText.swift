@@ -1,4 +1,4 @@
-/// JSON text pieces shared by the engine's canonical form and the SDK's serialiser.
+/// JSON text pieces shared by both text forms of ``JSONValue``.
 public enum JSONText {
     /// Appends `s` as a JSON string literal with the escapes `JSON.stringify` uses: `\"`, `\\`,
     /// `\b \f \n \r \t`, and `\u00XX` for the other control characters.

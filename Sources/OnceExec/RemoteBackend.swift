@@ -46,35 +46,38 @@ package struct RemoteBackend: LeaseBackend {
 
     /// An answer that is not the API's (a wrong path answers 404 `Not Found`, a proxy an HTML
     /// page): a refusal naming the URL and the status, never "held".
-    private func notAnAnswer(_ path: String, _ status: Int, _ json: JSONObject) -> BackendError {
-        var detail = ""
-        if let text = json["detail"]?.stringValue ?? json["message"]?.stringValue { detail = " (\(text))" }
+    private func notAnAnswer(_ path: String, _ status: Int, _ detail: JSONObject) -> BackendError {
+        var text = ""
+        if let t = detail["detail"]?.stringValue ?? detail["message"]?.stringValue { text = " (\(t))" }
         return .refused(
             status: status,
-            message: "\(client.baseURL)\(path) answered HTTP \(status)\(detail), not a once-server reply; "
+            message: "\(client.baseURL)\(path) answered HTTP \(status)\(text), not a once-server reply; "
                 + "check the server URL (it is the part before /v1)")
     }
 
-    /// A 404 that is the API's own "no lease for this key", not a 404 for an unknown path.
-    private static func isKeyNotFound(_ status: Int, _ json: JSONObject) -> Bool {
-        status == 404 && json["error"]?.stringValue == "not_found"
+    /// The one mapping of the SDK's errors: no answer and 5xx are "unreachable" (what
+    /// `--if-unreachable` is about); a 2xx that is not a lease answer, or a 404 that is not the
+    /// API's `not_found`, means the URL is not a once-server's; any other answer is a refusal.
+    /// (The answers a holder expects, 409 and `not_found`, arrive as values from ``LeaseClient``.)
+    private func backendError(_ error: any Error, _ path: String) -> BackendError {
+        guard let error = error as? OnceOnlyError else { return .unreachable("\(error)") }
+        if error.isServiceUnreachable { return .unreachable(error.message) }
+        switch error {
+        case .api(let status, let detail, _) where (200..<300).contains(status) || status == 404:
+            return notAnAnswer(path, status, detail)
+        case .api(let status, _, let message) where status >= 500:
+            return .unreachable("HTTP \(status): \(message)")
+        default:
+            return .refused(status: error.statusCode ?? 0, message: error.message)
+        }
     }
 
-    /// POSTs or GETs, mapping "no answer" and 5xx to ``BackendError/unreachable(_:)``; a 409 or
-    /// 404 comes back as a value because for leases they are answers, not failures.
-    private func call(_ method: String, _ path: String, query: [String: String] = [:], body: JSONObject? = nil)
-        async throws(BackendError) -> (status: Int, json: JSONObject)
-    {
+    /// Runs one SDK call, its errors mapped by ``backendError(_:_:)``.
+    private func calling<T>(_ path: String, _ body: () async throws -> T) async throws(BackendError) -> T {
         do {
-            return try await client.request(method: method, path: path, query: query, body: body)
-        } catch let error as OnceOnlyError {
-            if error.isServiceUnreachable { throw .unreachable(error.message) }
-            guard let status = error.statusCode else { throw .unreachable(error.message) }
-            if status >= 500 { throw .unreachable("HTTP \(status): \(error.message)") }
-            if status == 409 || status == 404 { return (status, error.detail ?? [:]) }
-            throw .refused(status: status, message: error.message)
+            return try await body()
         } catch {
-            throw .unreachable("\(error)")
+            throw backendError(error, path)
         }
     }
 
@@ -82,99 +85,95 @@ package struct RemoteBackend: LeaseBackend {
         async throws(BackendError)
         -> AcquireResult
     {
-        var body: JSONObject = ["key": .string(key), "ttl": .int(ttl), "metadata": JSON(holder.metadata(runId: runId))]
-        if retryFailed { body["retry_failed"] = .bool(true) }
-        let (code, json) = try await call("POST", "/ai/lease", body: body)
-        guard code == 200 else { throw notAnAnswer("/ai/lease", code, json) }
-        switch json["status"]?.stringValue {
-        case "acquired":
-            guard let leaseId = json["lease_id"]?.stringValue, let version = json["version"]?.intValue else {
-                throw .refused(status: 200, message: "acquired answer without lease_id/version")
-            }
+        let outcome = try await calling("/ai/lease") {
+            try await client.leases.acquire(
+                key: key, ttl: ttl, metadata: holder.metadata(runId: runId).objectValue, retryFailed: retryFailed)
+        }
+        switch outcome {
+        case .acquired(let lease):
             return .acquired(
-                Lease(key: key, leaseId: leaseId, version: Int64(version), ttl: json["ttl"]?.intValue ?? ttl))
-        case "completed", "failed":
+                Lease(key: key, leaseId: lease.leaseId, version: Int64(lease.version), ttl: lease.ttl ?? ttl))
+        case .held(let run):
+            return .held(ttlLeft: run.ttlLeft)
+        case .finished(let run):
             // The lease answer has no result; the status read brings the stored record.
             if let status = try await status(key: key) { return .finished(status) }
-            return .finished(Self.status(json))
-        case "polling", "in_progress":
-            return .held(ttlLeft: json["ttl_left"]?.intValue)
-        default:
-            throw notAnAnswer("/ai/lease", code, json)
+            return .finished(Self.status(run.raw))
         }
     }
 
     package func extend(key: String, leaseId: String, ttl: Int) async throws(BackendError) -> RenewResult {
-        let (status, json) = try await call(
-            "POST", "/ai/extend", body: ["key": .string(key), "lease_id": .string(leaseId), "ttl": .int(ttl)])
-        if status == 200 { return .renewed }
-        guard status == 409 || Self.isKeyNotFound(status, json) else { throw notAnAnswer("/ai/extend", status, json) }
-        return .rejected(Self.describe(json))
+        let outcome = try await calling("/ai/extend") {
+            try await client.leases.extend(key: key, leaseId: leaseId, ttl: ttl)
+        }
+        switch outcome {
+        case .applied: return .renewed
+        case .conflict(let conflict): return .rejected(Self.describe(conflict))
+        case .notFound: return .rejected(Self.notFound)
+        }
     }
 
     package func complete(key: String, leaseId: String, record: JSONValue) async throws(BackendError) -> FinishResult {
-        try await finish(
-            "/ai/complete", ["key": .string(key), "lease_id": .string(leaseId), "result": JSON(record)])
+        try await finish("/ai/complete") { events in
+            try await client.leases.complete(key: key, leaseId: leaseId, result: record.objectValue, runEvents: events)
+        }
     }
 
     package func fail(key: String, leaseId: String, errorCode: String, record: JSONValue) async throws(BackendError)
         -> FinishResult
     {
         // `result` on /ai/fail is once-server's extension; other servers ignore it.
-        try await finish(
-            "/ai/fail",
-            [
-                "key": .string(key), "lease_id": .string(leaseId), "error_code": .string(errorCode),
-                "result": JSON(record),
-            ])
+        try await finish("/ai/fail") { events in
+            try await client.leases.fail(
+                key: key, leaseId: leaseId, errorCode: errorCode, result: record, runEvents: events)
+        }
     }
 
     package func cancel(key: String, leaseId: String, reason: String) async throws(BackendError) -> FinishResult {
-        try await finish("/ai/cancel", ["key": .string(key), "lease_id": .string(leaseId), "reason": .string(reason)])
+        try await finish("/ai/cancel") { events in
+            try await client.leases.cancel(key: key, leaseId: leaseId, reason: reason, runEvents: events)
+        }
     }
 
     /// Sends the staged end of the run with the finish (`run_events`, once-server's extension),
     /// so the run makes one round trip after the child exits. A server that writes them says so
     /// (`run_events_recorded`); any other (the official service, an older once-server) ignores
     /// the field, and ``flushStagedEvents()`` then posts them one by one as before.
-    private func finish(_ path: String, _ body: JSONObject) async throws(BackendError) -> FinishResult {
-        let attached = staged.withLock { $0.written ? [] : $0.events }
-        var body = body
-        if !attached.isEmpty { body[Self.runEventsField] = .array(attached.map(Self.attachment)) }
-        let status: Int
-        let json: JSONObject
+    private func finish(
+        _ path: String, _ send: ([RunEventAttachment]) async throws -> LeaseUpdateOutcome
+    ) async throws(BackendError) -> FinishResult {
+        let attached = staged.withLock { $0.written ? [] : $0.events }.map(Self.attachment)
+        let outcome: LeaseUpdateOutcome
         do {
-            (status, json) = try await call("POST", path, body: body)
+            outcome = try await calling(path) { try await send(attached) }
         } catch {
             if case .unreachable = error, !attached.isEmpty { staged.withLock { $0.unanswered = true } }
             // A server that rejects the extension's input must not cost the run its finish.
             guard case .refused(422, _) = error, !attached.isEmpty else { throw error }
-            body.removeValue(forKey: Self.runEventsField)
-            (status, json) = try await call("POST", path, body: body)
+            outcome = try await calling(path) { try await send([]) }
         }
-        if status == 200, !attached.isEmpty, let recorded = json[Self.acknowledgement]?.intValue {
-            staged.withLock { s in
-                // 0 answers the replay of a finish already stored: after a lost answer, that was
-                // this run's earlier attempt, with the same events, and it wrote them then (the
-                // local store counts a replay the same way).
-                if recorded == attached.count || (recorded == 0 && s.unanswered) { s.written = true }
+        switch outcome {
+        case .applied(let update):
+            if !attached.isEmpty, let recorded = update.runEventsRecorded {
+                staged.withLock { s in
+                    // 0 answers the replay of a finish already stored: after a lost answer, that
+                    // was this run's earlier attempt, with the same events, and it wrote them then
+                    // (the local store counts a replay the same way).
+                    if recorded == attached.count || (recorded == 0 && s.unanswered) { s.written = true }
+                }
             }
+            return .done
+        case .conflict(let conflict): return .rejected(Self.describe(conflict))
+        case .notFound: return .rejected(Self.notFound)
         }
-        if status == 200 { return .done }
-        guard status == 409 || Self.isKeyNotFound(status, json) else { throw notAnAnswer(path, status, json) }
-        return .rejected(Self.describe(json))
     }
 
-    static let runEventsField = "run_events"
-    static let acknowledgement = "run_events_recorded"
-
-    /// One `run_events` element: the server adds the run id, the lease id and its own time.
-    static func attachment(_ event: RunEvent) -> JSON {
-        var o: JSONObject = ["type": .string(event.type)]
-        if let s = event.status { o["status"] = .string(String(s.prefix(128))) }
-        if let m = event.message { o["message"] = .string(String(m.prefix(4096))) }
-        if let d = event.data { o["data"] = JSON(d) }
-        return .object(o)
+    /// One `run_events` element, cut to the server's limits: the server adds the run id, the
+    /// lease id and its own time.
+    static func attachment(_ event: RunEvent) -> RunEventAttachment {
+        RunEventAttachment(
+            type: event.type, status: event.status.map { String($0.prefix(128)) },
+            message: event.message.map { String($0.prefix(4096)) }, data: event.data?.objectValue)
     }
 
     package func stageFinish(runId: String, events: [RunEvent], record: JSONValue) {
@@ -193,15 +192,15 @@ package struct RemoteBackend: LeaseBackend {
     package func stagedRunRecordWritten() -> Bool { staged.withLock { $0.written } }
 
     package func status(key: String) async throws(BackendError) -> KeyStatus? {
-        let (status, json) = try await call("GET", "/ai/status", query: ["key": key])
-        if Self.isKeyNotFound(status, json) { return nil }
-        guard status == 200, json["status"]?.stringValue != nil else { throw notAnAnswer("/ai/status", status, json) }
-        var result = Self.status(json)
-        if result.status == "completed" || result.status == "failed" {
-            let (_, stored) = try await call("GET", "/ai/result", query: ["key": key])
-            result.result = stored["result"].map(JSONValue.init)
+        guard let read = try await calling("/ai/status", { try await client.leases.status(key: key) }) else {
+            return nil
         }
-        return result
+        var status = Self.status(read.raw)
+        if status.status == "completed" || status.status == "failed" {
+            let stored = try await calling("/ai/result") { try await client.leases.result(key: key) }
+            status.result = stored?.raw["result"]
+        }
+        return status
     }
 
     static func status(_ json: JSONObject) -> KeyStatus {
@@ -211,81 +210,63 @@ package struct RemoteBackend: LeaseBackend {
             firstSeenAt: json["first_seen_at"]?.stringValue, ttlLeft: json["ttl_left"]?.intValue)
     }
 
-    static func describe(_ detail: JSONObject) -> String {
-        let code = detail["error"]?.stringValue ?? "conflict"
-        return detail["message"]?.stringValue.map { "\(code): \($0)" } ?? code
+    /// A refused update as `code: message`.
+    static func describe(_ conflict: LeaseConflict) -> String {
+        conflict.message.map { "\(conflict.code): \($0)" } ?? conflict.code
     }
+
+    /// A 404 `not_found` to an update, in the local backend's words.
+    static let notFound = "not_found: the key has no lease"
 
     package func record(runId: String, event: RunEvent) async {
         // No `ts`: the server stamps its own time, which orders these events among its own
         // run_started/run_finished (whole client seconds would sort before them).
-        var body: JSONObject = ["run_id": .string(runId), "type": .string(event.type)]
-        if let s = event.status { body["status"] = .string(s) }
-        if let m = event.message { body["message"] = .string(m) }
-        if let l = event.leaseId { body["lease_id"] = .string(l) }
-        if let d = event.data { body["data"] = JSON(d) }
-        _ = try? await call("POST", "/events", body: body)
+        _ = try? await client.postEvent(
+            runId: runId, type: event.type, status: event.status, leaseId: event.leaseId, message: event.message,
+            data: event.data?.objectValue)
     }
 
     package func timeline(runId: String) async throws(BackendError) -> [StoredEvent] {
-        let encoded = runId.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? runId
-        let (_, json) = try await call("GET", "/runs/\(encoded)", query: ["limit": "2000"])
-        return (json["events"]?.arrayValue ?? []).map { e in
+        let page: JSONObject
+        do {
+            page = try await client.getRunTimeline(runId: runId, limit: 2000)
+        } catch OnceOnlyError.api(404, _, _) {
+            // No timeline at this URL: nothing to show, as a run without events.
+            return []
+        } catch {
+            throw backendError(error, "/runs/\(runId)")
+        }
+        return (page["events"]?.arrayValue ?? []).map { e in
             StoredEvent(
                 id: Int64(e["id"]?.intValue ?? 0), ts: Int64(e["ts"]?.intValue ?? 0),
                 type: e["type"]?.stringValue ?? "",
-                status: e["status"]?.stringValue, message: e["message"]?.stringValue,
-                data: e["data"].map(JSONValue.init))
+                status: e["status"]?.stringValue, message: e["message"]?.stringValue, data: e["data"])
         }
     }
 
     package func recordRun(runId: String, record: JSONValue) async {
-        var body: JSONObject = ["run_id": .string(runId), "type": .string(RunRecord.eventType), "data": JSON(record)]
-        if let o = record["outcome"]?.stringValue { body["status"] = .string(o) }
-        if let m = record["message"]?.stringValue { body["message"] = .string(String(m.prefix(4096))) }
-        // Retried briefly: unlike the other events, this one is the run's entry in `runs`.
-        for attempt in 0..<3 {
-            if (try? await call("POST", "/events", body: body)) != nil { return }
-            try? await Task.sleep(for: .milliseconds(200 << attempt))
+        // Retried as the finish is (unlike the other events, this one is the run's entry in `runs`).
+        let policy = RetryPolicy.runEnd
+        for retry in 0...policy.maxRetries {
+            do {
+                _ = try await client.postEvent(
+                    runId: runId, type: RunRecord.eventType, status: record["outcome"]?.stringValue,
+                    message: record["message"]?.stringValue.map { String($0.prefix(4096)) },
+                    data: record.objectValue)
+                return
+            } catch {
+                guard policy.allowsRetry(afterFailures: retry + 1) else { return }
+                try? await Task.sleep(for: policy.duration(beforeRetry: retry))
+            }
         }
     }
 
     package func runPage(limit: Int, offset: Int) async throws(BackendError) -> [RunPageItem] {
-        let (status, json) = try await call(
-            "GET", "/runs", query: ["limit": String(min(limit, 500)), "offset": String(offset)])
-        guard status == 200, let items = json["items"]?.arrayValue else { throw notAnAnswer("/runs", status, json) }
+        let page = try await calling("/runs") { try await client.listRuns(limit: min(limit, 500), offset: offset) }
+        guard let items = page["items"]?.arrayValue else { throw notAnAnswer("/runs", 200, page) }
         return items.compactMap { item in
             guard let id = item["run_id"]?.stringValue else { return nil }
             return RunPageItem(runId: id, lastTs: Int64(item["last_ts"]?.intValue ?? 0) * 1000)
-        }
-    }
-}
-
-// The SDK keeps its own JSON type (it must not depend on the engine); convert at the edge.
-extension JSON {
-    init(_ value: JSONValue) {
-        switch value {
-        case .null: self = .null
-        case .bool(let b): self = .bool(b)
-        case .int(let i): self = .int(Int(i))
-        case .double(let d): self = .double(d)
-        case .string(let s): self = .string(s)
-        case .array(let a): self = .array(a.map(JSON.init))
-        case .object(let o): self = .object(o.mapValues(JSON.init))
-        }
-    }
-}
-
-extension JSONValue {
-    init(_ json: JSON) {
-        switch json {
-        case .null: self = .null
-        case .bool(let b): self = .bool(b)
-        case .int(let i): self = .int(Int64(i))
-        case .double(let d): self = .double(d)
-        case .string(let s): self = .string(s)
-        case .array(let a): self = .array(a.map(JSONValue.init))
-        case .object(let o): self = .object(o.mapValues(JSONValue.init))
         }
     }
 }

@@ -38,8 +38,8 @@ package struct RunEntry: Sendable, Equatable {
         {
             self.key = key
             self.runId = runId
-            if case .int(let ms)? = r["started_ms"] { startedMs = ms } else { startedMs = stored.ts * 1000 }
-            if case .int(let d)? = r["duration_ms"] { durationMs = d }
+            if case .int(let ms)? = r["started_ms"] { startedMs = Int64(ms) } else { startedMs = stored.ts * 1000 }
+            if case .int(let d)? = r["duration_ms"] { durationMs = Int64(d) }
             outcome = r["outcome"]?.stringValue ?? "unknown"
             if case .int(let c)? = r["exit_code"] { exitCode = Int32(truncatingIfNeeded: c) }
             signal = r["signal"]?.stringValue

@@ -1,5 +1,6 @@
 import Foundation
 import OnceCore
+import OnceOnly
 import OnceStore
 
 #if canImport(Glibc)
@@ -390,11 +391,11 @@ package struct Runner {
         record.message = summary.message
     }
 
-    /// Finishing is retried briefly: the child's work is done and losing its outcome would make
-    /// the next run repeat it.
+    /// Finishing is retried briefly (``RetryPolicy/runEnd``): the child's work is done and
+    /// losing its outcome would make the next run repeat it. A refusal is an answer, not retried.
     private func finishing(_ body: () async throws(BackendError) -> FinishResult) async -> FinishAnswer {
-        var delay = Duration.milliseconds(200)
-        for attempt in 0..<5 {
+        let policy = RetryPolicy.runEnd
+        for retry in 0...policy.maxRetries {
             do {
                 switch try await body() {
                 case .done: return .done
@@ -402,9 +403,9 @@ package struct Runner {
                 }
             } catch {
                 if case .refused(_, let why) = error { return .rejected(why) }
-                reporter.info("recording the run's end failed (attempt \(attempt + 1)): \(error)")
-                try? await Task.sleep(for: delay)
-                delay *= 2
+                reporter.info("recording the run's end failed (attempt \(retry + 1)): \(error)")
+                guard policy.allowsRetry(afterFailures: retry + 1) else { break }
+                try? await Task.sleep(for: policy.duration(beforeRetry: retry))
             }
         }
         return .noAnswer

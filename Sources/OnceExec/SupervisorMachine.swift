@@ -1,3 +1,5 @@
+import OnceOnly
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
@@ -351,14 +353,15 @@ package struct SupervisorMachine: Sendable {
         return actions
     }
 
-    /// A renewal did not get an answer (network, timeout, 5xx): retry with backoff. The
+    /// A renewal did not get an answer (network, timeout, 5xx): retry with backoff
+    /// (``RetryPolicy/renewal``, at most half the heartbeat between attempts). The
     /// deadline, not the number of failures, decides when the child must stop.
     package mutating func renewalFailed(sentAt: Duration, now: Duration, error: String) -> [SupervisorAction] {
         var actions = tick(now: now)
         guard case .held(var r) = lease, r.inFlight == sentAt else { return actions }
         r.inFlight = nil
         r.failures += 1
-        let backoff = min(.milliseconds(250) * (1 << min(r.failures - 1, 10)), policy.heartbeat / 2)
+        let backoff = min(RetryPolicy.renewal.duration(beforeRetry: r.failures - 1), policy.heartbeat / 2)
         r.nextAt = now + backoff
         lease = .held(r)
         actions.append(.record(.renewalFailed, detail: "attempt \(r.failures): \(error)"))

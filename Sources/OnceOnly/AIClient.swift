@@ -5,7 +5,9 @@ import Foundation
 /// The low-level calls (``lease(key:ttl:metadata:retryFailed:)``, ``extend(key:leaseId:ttl:)``,
 /// ``complete(key:leaseId:result:resultHash:)``, ``fail(key:leaseId:errorCode:errorHash:)``,
 /// ``cancel(key:leaseId:reason:)``) map one to one onto the endpoints; ``runFn(key:ttl:metadata:extendEvery:waitOnConflict:timeout:pollMin:pollMax:errorCode:retryFailed:_:)``
-/// combines them into "run this closure once across all processes".
+/// combines them into "run this closure once across all processes". A holder that wants the
+/// expected answers (held by someone else, finished, 409, 404) as values rather than errors
+/// uses ``OnceOnlyClient/leases`` instead.
 public struct AIClient: Sendable {
     let transport: HTTPTransport
 
@@ -22,10 +24,7 @@ public struct AIClient: Sendable {
     public func lease(
         key: String, ttl: Int? = nil, metadata: JSONObject? = nil, retryFailed: Bool = false
     ) async throws -> AIRun {
-        var body: JSONObject = ["key": .string(key)]
-        body["ttl"] = ttl.map(JSON.int)
-        body["metadata"] = metadata.map(JSON.object)
-        if retryFailed { body["retry_failed"] = true }
+        let body = LeaseBodies.lease(key: key, ttl: ttl, metadata: metadata, retryFailed: retryFailed)
         return AIRun(raw: try await transport.object("POST", "/ai/lease", body: body))
     }
 
@@ -47,8 +46,7 @@ public struct AIClient: Sendable {
     /// - Throws: ``OnceOnlyError/api(status:detail:message:)`` 409 (`lease_mismatch`,
     ///   `lease_not_active`) or 404 among others.
     public func extend(key: String, leaseId: String, ttl: Int? = nil) async throws -> AILeaseUpdate {
-        var body: JSONObject = ["key": .string(key), "lease_id": .string(leaseId)]
-        body["ttl"] = ttl.map(JSON.int)
+        let body = LeaseBodies.extend(key: key, leaseId: leaseId, ttl: ttl)
         return AILeaseUpdate(raw: try await transport.object("POST", "/ai/extend", body: body))
     }
 
@@ -63,9 +61,7 @@ public struct AIClient: Sendable {
     public func complete(
         key: String, leaseId: String, result: JSONObject? = nil, resultHash: String? = nil
     ) async throws -> AILeaseUpdate {
-        var body: JSONObject = ["key": .string(key), "lease_id": .string(leaseId)]
-        body["result_hash"] = resultHash.map(JSON.string)
-        body["result"] = result.map(JSON.object)
+        let body = LeaseBodies.complete(key: key, leaseId: leaseId, result: result, resultHash: resultHash)
         return AILeaseUpdate(raw: try await transport.object("POST", "/ai/complete", body: body))
     }
 
@@ -82,16 +78,14 @@ public struct AIClient: Sendable {
     public func fail(
         key: String, leaseId: String, errorCode: String, errorHash: String? = nil
     ) async throws -> AILeaseUpdate {
-        var body: JSONObject = ["key": .string(key), "lease_id": .string(leaseId), "error_code": .string(errorCode)]
-        body["error_hash"] = errorHash.map(JSON.string)
+        let body = LeaseBodies.fail(key: key, leaseId: leaseId, errorCode: errorCode, errorHash: errorHash)
         return AILeaseUpdate(raw: try await transport.object("POST", "/ai/fail", body: body))
     }
 
     /// Gives a lease up without an outcome; the next ``lease(key:ttl:metadata:retryFailed:)`` acquires again
     /// (`POST /ai/cancel`). An empty `reason` is not sent.
     public func cancel(key: String, leaseId: String, reason: String? = nil) async throws -> AILeaseUpdate {
-        var body: JSONObject = ["key": .string(key), "lease_id": .string(leaseId)]
-        if let reason, !reason.isEmpty { body["reason"] = .string(reason) }
+        let body = LeaseBodies.cancel(key: key, leaseId: leaseId, reason: reason)
         return AILeaseUpdate(raw: try await transport.object("POST", "/ai/cancel", body: body))
     }
 

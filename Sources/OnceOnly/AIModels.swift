@@ -217,6 +217,10 @@ public struct AILeaseUpdate: Sendable, Equatable {
     public var resultHash: String?
     /// The stored error code (`fail`).
     public var errorCode: String?
+    /// How many of the `run_events` sent with a finish the server wrote (once-server's
+    /// extension, see ``LeaseClient``): `nil` when the request sent none or the server does
+    /// not know the field, 0 for a replayed finish.
+    public var runEventsRecorded: Int?
     /// The answer as received.
     public var raw: JSONObject
 
@@ -231,6 +235,7 @@ public struct AILeaseUpdate: Sendable, Equatable {
         doneAt = r.optionalString("done_at")
         resultHash = r.optionalString("result_hash")
         errorCode = r.optionalString("error_code")
+        runEventsRecorded = r.optionalInt(RunEventAttachment.acknowledgement)
         self.raw = raw
     }
 }

@@ -9,7 +9,8 @@ extension JSON {
         case .null: "null"
         case .bool(let b): b ? "true" : "false"
         case .int(let i): String(i)
-        case .double(let d): d.isNaN ? "NaN" : d.isInfinite ? (d > 0 ? "Infinity" : "-Infinity") : JSON.formatNumber(d)
+        case .double(let d):
+            d.isNaN ? "NaN" : d.isInfinite ? (d > 0 ? "Infinity" : "-Infinity") : JSON.typeScriptNumber(d)
         case .string(let s): s
         case .array(let items): items.map { $0.isNull ? "" : $0.jsString }.joined(separator: ",")
         case .object: "[object Object]"

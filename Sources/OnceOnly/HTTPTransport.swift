@@ -83,30 +83,22 @@ final class HTTPTransport: Sendable {
     let apiKey: String
     let userAgent: String
     let timeout: Double
-    let maxRetries: Int
-    let backoff: Double
-    let maxBackoff: Double
+    /// The client's retry options (SDK.md §3.3).
+    let retry: RetryPolicy
     let client: HTTPClient
     let sleep: Sleeper
 
     init(
-        baseURL: String, apiKey: String, userAgent: String, timeout: Double, maxRetries: Int, backoff: Double,
-        maxBackoff: Double, client: HTTPClient, sleep: @escaping Sleeper
+        baseURL: String, apiKey: String, userAgent: String, timeout: Double, retry: RetryPolicy, client: HTTPClient,
+        sleep: @escaping Sleeper
     ) {
         self.baseURL = baseURL
         self.apiKey = apiKey
         self.userAgent = userAgent
         self.timeout = timeout
-        self.maxRetries = maxRetries
-        self.backoff = backoff
-        self.maxBackoff = maxBackoff
+        self.retry = retry
         self.client = client
         self.sleep = sleep
-    }
-
-    /// The exponential wait before retry number `attempt + 1` (no jitter).
-    func backoffDelay(attempt: Int) -> Double {
-        min(maxBackoff, backoff * pow(2, Double(attempt)))
     }
 
     /// Sends with retries on 429/5xx and transport failures. Returns the last answer, whatever its
@@ -116,20 +108,23 @@ final class HTTPTransport: Sendable {
         method: String, path: String, query: [(String, String)] = [], body: JSON? = nil, headers: [String: String] = [:]
     ) async throws -> OnceOnlyResponse {
         let request = try makeRequest(method: method, path: path, query: query, body: body, headers: headers)
-        var attempt = 0
+        var retries = 0
         while true {
             let response: OnceOnlyResponse
             do {
                 response = try await perform(request)
             } catch let error as OnceOnlyError {
-                if attempt >= maxRetries { throw error }
-                try await sleep(backoffDelay(attempt: attempt))
-                attempt += 1
+                guard retry.allowsRetry(afterFailures: retries + 1) else { throw error }
+                try await sleep(retry.delay(beforeRetry: retries))
+                retries += 1
                 continue
             }
-            if !Self.retryableStatuses.contains(response.status) || attempt >= maxRetries { return response }
-            try await sleep(max(0, response.retryAfter ?? backoffDelay(attempt: attempt)))
-            attempt += 1
+            guard Self.retryableStatuses.contains(response.status), retry.allowsRetry(afterFailures: retries + 1) else {
+                return response
+            }
+            // The server's Retry-After, when it sends one, replaces the backoff (and is not capped).
+            try await sleep(max(0, response.retryAfter ?? retry.delay(beforeRetry: retries)))
+            retries += 1
         }
     }
 
@@ -152,7 +147,7 @@ final class HTTPTransport: Sendable {
             fields.append((name, value))
         }
         return WireRequest(
-            method: method, url: url.absoluteString, headers: fields, body: body.map { Array($0.serialized().utf8) })
+            method: method, url: url.absoluteString, headers: fields, body: body.map { Array($0.typeScriptText.utf8) })
     }
 
     /// One attempt, limited to `timeout` seconds (connecting, sending and reading the whole answer).

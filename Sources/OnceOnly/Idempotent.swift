@@ -123,13 +123,13 @@ extension OnceOnlyClient {
 enum TypeScriptKey {
     static func derive(name: String, stringifiedArguments: [String], keyVersion: String) -> String {
         var payload = "{\"v\":"
-        JSON.writeString(keyVersion, to: &payload)
+        JSONText.writeString(keyVersion, into: &payload)
         payload += ",\"fn\":"
-        JSON.writeString(name, to: &payload)
+        JSONText.writeString(name, into: &payload)
         payload += ",\"args\":["
         for (i, argument) in stringifiedArguments.enumerated() {
             if i > 0 { payload += "," }
-            JSON.writeString(argument, to: &payload)
+            JSONText.writeString(argument, into: &payload)
         }
         payload += "],\"kwargs\":{}}"
         return SHA256.hex(Array(payload.utf8))
@@ -178,7 +178,7 @@ enum TypeScriptKey {
                 guard let member = members[name] else { continue }
                 if !first { out += "," }
                 first = false
-                JSON.writeString(name, to: &out)
+                JSONText.writeString(name, into: &out)
                 out += ":"
                 write(member, whitelist: whitelist, to: &out)
             }
@@ -191,7 +191,7 @@ enum TypeScriptKey {
             }
             out += "]"
         default:
-            value.write(to: &out)
+            value.writeTypeScriptText(into: &out)
         }
     }
 }

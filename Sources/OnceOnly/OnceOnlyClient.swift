@@ -37,6 +37,9 @@ public final class OnceOnlyClient: Sendable {
     public let userAgent: String
     /// Lease-based exactly-once execution and governed tool calls.
     public let ai: AIClient
+    /// The lease calls for a holder, with the answers it expects (held, finished, 409, 404) as
+    /// values, and once-server's extension fields as parameters.
+    public let leases: LeaseClient
     /// Policies, agents and the tools registry.
     public let gov: GovernanceClient
 
@@ -80,11 +83,12 @@ public final class OnceOnlyClient: Sendable {
         self.userAgent = userAgent ?? "onceonly-swift-sdk/\(Self.version)"
         let transport = HTTPTransport(
             baseURL: self.baseURL, apiKey: key, userAgent: self.userAgent, timeout: timeout,
-            maxRetries: self.maxRetries429, backoff: retryBackoff, maxBackoff: retryMaxBackoff,
+            retry: RetryPolicy(maxRetries: self.maxRetries429, backoff: retryBackoff, maxBackoff: retryMaxBackoff),
             client: httpClient ?? defaultHTTPClient,
             sleep: sleep ?? { seconds in try await Task.sleep(nanoseconds: UInt64(max(0, seconds) * 1e9)) })
         self.transport = transport
         self.ai = AIClient(transport: transport)
+        self.leases = LeaseClient(transport: transport)
         self.gov = GovernanceClient(transport: transport)
     }
 
@@ -103,8 +107,8 @@ public final class OnceOnlyClient: Sendable {
     }
 
     /// Sends any request to the API through the client's retry loop and error mapping, for
-    /// endpoints or extension fields the typed methods do not cover (e.g. `retry_failed` on
-    /// `/ai/lease`, `result` on `/ai/fail`).
+    /// endpoints or fields the typed methods do not cover. (once-server's lease extensions,
+    /// `retry_failed`, `result` on fail and `run_events`, are parameters of ``leases``.)
     ///
     /// - Parameters:
     ///   - method: `GET`, `POST`, `DELETE`, …

@@ -17,7 +17,9 @@ public enum OnceOnlyError: Error, Sendable, Equatable {
     /// 422: the server rejected the request body or query.
     case validation(message: String)
     /// Any other non-2xx answer (403 `feature_not_available`/`plan_limit`, 404, 409, 5xx, …).
-    /// `detail` is the detail object (a string detail arrives as `{"detail": "<text>"}`).
+    /// `detail` is the detail object (a string detail arrives as `{"detail": "<text>"}`). A
+    /// ``LeaseClient`` call also throws it, with the 2xx status and the body as `detail`, for
+    /// an answer that is not a lease answer (a proxy's page, a wrong base URL).
     case api(status: Int, detail: JSONObject, message: String)
     /// No complete answer arrived within the client's timeout (per attempt, after retries).
     /// Unlike the TypeScript SDK, whose timer stops at the response headers, the limit covers the
@@ -67,7 +69,7 @@ public enum OnceOnlyError: Error, Sendable, Equatable {
             .api(_, _, let message):
             message
         case .overLimit: "Usage limit reached. Please upgrade your plan."
-        case .timeout(let seconds): "The request timed out after \(JSON.formatNumber(seconds)) s."
+        case .timeout(let seconds): "The request timed out after \(JSON.typeScriptNumber(seconds)) s."
         case .transport(let text): "The OnceOnly service could not be reached: \(text)"
         case .invalidArgument(let text): text
         }
@@ -83,7 +85,7 @@ extension OnceOnlyError: LocalizedError, CustomStringConvertible {
         case .unauthorized: "OnceOnlyError.unauthorized: \(message)"
         case .overLimit: "OnceOnlyError.overLimit: \(message)"
         case .rateLimited(let retryAfter, _):
-            "OnceOnlyError.rateLimited(retryAfter: \(retryAfter.map { JSON.formatNumber($0) } ?? "nil")): \(message)"
+            "OnceOnlyError.rateLimited(retryAfter: \(retryAfter.map { JSON.typeScriptNumber($0) } ?? "nil")): \(message)"
         case .validation: "OnceOnlyError.validation: \(message)"
         case .api(let status, _, _): "OnceOnlyError.api(\(status)): \(message)"
         case .timeout: "OnceOnlyError.timeout: \(message)"

@@ -98,7 +98,7 @@ struct BodyReader {
         let n: Int64
         switch value {
         case .int(let i):
-            n = i
+            n = Int64(i)
         case .double(let d) where d.isFinite && d == d.rounded() && abs(d) < 9.2e18:
             n = Int64(d)
         case .double:

@@ -103,11 +103,3 @@ struct Backend: Sendable {
 }
 
 enum HarnessError: Error { case failed(String) }
-
-extension JSONValue {
-    /// The elements of an array (nil for anything else).
-    var arrayValue: [JSONValue]? {
-        if case .array(let a) = self { return a }
-        return nil
-    }
-}

@@ -62,8 +62,8 @@ struct LiveServerTests {
             guard case .int(let v)? = r.body["version"], let id = r.body["lease_id"]?.stringValue else {
                 throw LiveError.failed("no lease: \(r.body)")
             }
-            versions.append(v)
-            return (id, v)
+            versions.append(Int64(v))
+            return (id, Int64(v))
         }
         _ = try await acquire()
         try await Task.sleep(for: .milliseconds(1200))  // expires
@@ -79,7 +79,7 @@ struct LiveServerTests {
             "POST", "/v1/ai/complete", json: #"{"key":"fenced","lease_id":"\#(id)","result":{"ok":1}}"#)
         #expect(done.status == 200)
         guard case .int(let completedVersion)? = done.body["version"] else { Issue.record("\(done.body)"); return }
-        versions.append(completedVersion)
+        versions.append(Int64(completedVersion))
         _ = await server.stop(signal: SIGKILL)
         try await server.start()
         let result = try await server.send("GET", "/v1/ai/result?key=fenced")

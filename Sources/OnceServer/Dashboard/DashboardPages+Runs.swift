@@ -172,7 +172,7 @@ extension Dashboard {
             if case .array(let items)? = r["argv"] { items.compactMap(\.stringValue) } else { [] }
         let key = r["key"]?.stringValue
         var duration: String? = nil
-        if case .int(let ms)? = r["duration_ms"] { duration = DashboardFormat.duration(milliseconds: ms) }
+        if case .int(let ms)? = r["duration_ms"] { duration = DashboardFormat.duration(milliseconds: Int64(ms)) }
         return [
             "outcome": outcome, "badge": badge(outcome), "failed": outcome != "completed", "key": key,
             "keyQuery": key.map(FormFields.encode), "command": argv.map(shellQuoted).joined(separator: " "),
