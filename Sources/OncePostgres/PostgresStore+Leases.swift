@@ -5,11 +5,11 @@ import PostgresNIO
 
 extension PostgresStore {
     public func transactLease<Reply: Sendable & Equatable>(
-        accountId: Int64, key: String, requestId: String?,
+        accountId: Int64, key: String, requestId: String?, apiKeyId: Int64?,
         _ decide: @escaping @Sendable (LeaseRecord?, TransactionInput) -> LeaseTransition<Reply>
     ) async throws -> Decided<LeaseTransition<Reply>> {
         try await transactRecord(
-            table: "leases", usage: .ai, accountId: accountId, key: key, requestId: requestId,
+            table: "leases", usage: .ai, accountId: accountId, key: key, requestId: requestId, apiKeyId: apiKeyId,
             read: { try $0.leaseRecord },
             decide: { record, input in
                 let transition = decide(record, input)
@@ -33,11 +33,12 @@ extension PostgresStore {
     }
 
     public func transactCheckLock(
-        accountId: Int64, key: String, requestId: String?,
+        accountId: Int64, key: String, requestId: String?, apiKeyId: Int64?,
         _ decide: @escaping @Sendable (CheckLockRecord?, TransactionInput) -> CheckLockTransition
     ) async throws -> Decided<CheckLockTransition> {
         try await transactRecord(
             table: "check_locks", usage: .make, accountId: accountId, key: key, requestId: requestId,
+            apiKeyId: apiKeyId,
             read: { try $0.checkLockRecord },
             decide: { record, input in
                 let transition = decide(record, input)
@@ -57,23 +58,29 @@ extension PostgresStore {
     /// The one transition primitive, for any record kind: lock the key, read the clock, the
     /// record and the month's usage in one round trip, decide, write the record and the effects,
     /// commit. The advisory lock is taken before the read, so a key without a row is covered.
+    /// The caller's API key (`apiKeyId`) is re-checked by that same read: a revoked key rolls
+    /// the transaction back with ``StoreError/keyRevoked`` before anything is decided.
     private func transactRecord<Record: Sendable, Transition: Sendable>(
-        table: String, usage kind: UsageKind, accountId: Int64, key: String, requestId: String?,
+        table: String, usage kind: UsageKind, accountId: Int64, key: String, requestId: String?, apiKeyId: Int64?,
         read: @escaping @Sendable (PostgresRandomAccessRow) throws -> Record,
         decide: @escaping @Sendable (Record?, TransactionInput) -> (Transition, Record?, Effects),
         save: @escaping @Sendable (Record) -> PostgresQuery
     ) async throws -> Decided<Transition> {
         let logger = self.logger
         let nowSQL = self.nowSQL
+        // An integer literal, not a bind: monthUsageSQL names the account as $1.
+        let keyLive = apiKeyId.map { "(SELECT k.revoked_at IS NULL FROM api_keys k WHERE k.id = \($0))" } ?? "TRUE"
         let decided = try await transaction { c in
             try await c.query("SELECT pg_advisory_xact_lock(\(lockKey(table, accountId, key)))", logger: logger)
             let row = try await c.query(
                 """
                 WITH t AS (SELECT \(unescaped: nowSQL) AS db_now)
-                SELECT t.db_now, \(unescaped: Self.monthUsageSQL(kind)) AS month_usage, l.*
+                SELECT t.db_now, \(unescaped: Self.monthUsageSQL(kind)) AS month_usage,
+                    \(unescaped: keyLive) AS key_live, l.*
                 FROM t LEFT JOIN \(unescaped: table) l ON l.account_id = \(accountId) AND l.key = \(key)
                 """, logger: logger
             ).rows()[0]
+            guard try row.value("key_live", as: Bool?.self) == true else { throw StoreError.keyRevoked }
             let now = try row.timestamp("db_now")
             let stored = try row.value("key", as: String?.self) == nil ? nil : try read(row)
             let usage = try row.value("month_usage", as: Int64?.self) ?? 0

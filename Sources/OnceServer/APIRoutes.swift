@@ -18,16 +18,19 @@ struct APIRoutes: Sendable {
         /// Relative to `/v1`, with `:name` for a path parameter.
         let path: String
         let handler: Handler
+        /// Whether the handler's store call re-checks the API key in its own database visit
+        /// (a transition primitive): then ``AuthMiddleware`` may take the key from its cache.
+        var checksKeyInStore = false
     }
 
     var routes: [Route] {
         [
-            Route(method: .post, path: "check-lock", handler: checkLock),
-            Route(method: .post, path: "ai/lease", handler: lease),
-            Route(method: .post, path: "ai/extend", handler: extend),
-            Route(method: .post, path: "ai/complete", handler: complete),
-            Route(method: .post, path: "ai/fail", handler: fail),
-            Route(method: .post, path: "ai/cancel", handler: cancel),
+            Route(method: .post, path: "check-lock", handler: checkLock, checksKeyInStore: true),
+            Route(method: .post, path: "ai/lease", handler: lease, checksKeyInStore: true),
+            Route(method: .post, path: "ai/extend", handler: extend, checksKeyInStore: true),
+            Route(method: .post, path: "ai/complete", handler: complete, checksKeyInStore: true),
+            Route(method: .post, path: "ai/fail", handler: fail, checksKeyInStore: true),
+            Route(method: .post, path: "ai/cancel", handler: cancel, checksKeyInStore: true),
             Route(method: .get, path: "ai/status", handler: status),
             Route(method: .get, path: "ai/result", handler: result),
             Route(method: .post, path: "events", handler: postEvent),

@@ -27,6 +27,9 @@ struct EnvelopeMiddleware: RouterMiddleware {
             response = error.response()
         } catch let error as HTTPError {
             response = map(error, request: request).response()
+        } catch StoreError.keyRevoked {
+            // Revoked while the request ran (AuthMiddleware answers this itself on /v1).
+            response = APIError.keyDisabled.response()
         } catch let error as StoreError where error.isRetryable {
             context.logger.warning(
                 "store unavailable",
@@ -74,10 +77,17 @@ struct EnvelopeMiddleware: RouterMiddleware {
 /// `Authorization: Bearer <key>` on every `/v1` route (API §1.1).
 /// Then each key's token bucket (``RateLimiter``): a key over its rate gets 429 with
 /// `Retry-After`, counted in the day's `rate_limited` metric.
+///
+/// On the routes in `storeChecked` (their store call re-reads the key in the same database
+/// visit as its record, see ``KeyCache``) a key authenticated before is taken from the cache
+/// without a database visit; a revocation found by the store answers 403 and drops it.
 struct AuthMiddleware: RouterMiddleware {
     typealias Context = OnceRequestContext
     let store: any OnceStorage
     let limiter: RateLimiter?
+    let cache: KeyCache
+    /// `POST` paths (as `request.uri.path`) whose handlers re-check the key in the store.
+    let storeChecked: Set<String>
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
@@ -87,9 +97,35 @@ struct AuthMiddleware: RouterMiddleware {
         guard parts.count == 2, parts[0].lowercased() == "bearer" else { throw APIError.missingToken }
         let token = parts[1].trimmingCharacters(in: .whitespaces)
         guard !token.isEmpty else { throw APIError.missingToken }
-        switch try await store.authenticate(apiKey: token) {
+        let checkedLater = request.method == .post && storeChecked.contains(request.uri.path)
+        let authentication: Authentication
+        let cached = checkedLater ? cache.account(for: token) : nil
+        if let cached {
+            authentication = .valid(cached)
+        } else {
+            authentication = try await store.authenticate(apiKey: token)
+            if case .valid(let account) = authentication { cache.keep(account, for: token) }
+        }
+        do {
+            return try await admit(authentication, token: token, cached: cached != nil, request, context, next)
+        } catch StoreError.keyRevoked {
+            cache.forget(token)
+            throw APIError.keyDisabled
+        }
+    }
+
+    private func admit(
+        _ authentication: Authentication, token: String, cached: Bool, _ request: Request, _ context: Context,
+        _ next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        switch authentication {
         case .valid(let account):
             if let wait = limiter?.take(account.keyId) {
+                // A 429 is answered before the store is called: a cached key is checked here
+                // instead, so a revoked key hears 403, never 429.
+                if cached, try await store.authenticate(apiKey: token) != .valid(account) {
+                    throw StoreError.keyRevoked
+                }
                 var effects = Effects()
                 effects.counters.rateLimited = 1
                 do {

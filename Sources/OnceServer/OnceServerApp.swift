@@ -34,9 +34,11 @@ public enum OnceServerApp {
             }
             return JSONResponse.make(.object(["status": .string("ok"), "store": .string("up")]))
         }
+        let storeChecked = Set(api.routes.filter { $0.checksKeyInStore && $0.method == .post }.map { "/v1/" + $0.path })
         let v1 = router.group("v1").add(
             middleware: AuthMiddleware(
-                store: store, limiter: RateLimiter(rate: configuration.rateLimit, burst: configuration.rateBurst)))
+                store: store, limiter: RateLimiter(rate: configuration.rateLimit, burst: configuration.rateBurst),
+                cache: KeyCache(), storeChecked: storeChecked))
         api.register(on: v1.group(context: AuthenticatedContext.self))
         dashboard?.register(on: router)
         MetricsRoute.register(on: router, metrics: metrics, store: store, token: configuration.metricsToken)

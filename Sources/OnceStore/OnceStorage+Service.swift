@@ -12,7 +12,9 @@ extension OnceStorage {
     ) async throws -> CheckLockReply {
         let plan = account.plan
         let keepsActivity = recordsActivity
-        return try await transactCheckLock(accountId: account.accountId, key: key, requestId: requestId) {
+        return try await transactCheckLock(
+            accountId: account.accountId, key: key, requestId: requestId, apiKeyId: account.apiKeyId
+        ) {
             existing, input in
             var transition = CheckLockEngine.apply(
                 key: key, ttl: ttl, metadata: metadata, existing: existing, now: input.now,
@@ -78,7 +80,9 @@ extension OnceStorage {
         _ decide: @escaping @Sendable (LeaseRecord?, TransactionInput) -> LeaseTransition<Reply>
     ) async throws -> Decided<Reply> {
         let keepsActivity = recordsActivity
-        let decided = try await transactLease(accountId: account.accountId, key: key, requestId: requestId) {
+        let decided = try await transactLease(
+            accountId: account.accountId, key: key, requestId: requestId, apiKeyId: account.apiKeyId
+        ) {
             stored, input in
             var transition = decide(stored, input)
             transition.effects.runEvents += runEvents
@@ -120,7 +124,9 @@ extension OnceStorage {
         var report = SweepReport()
         let keepsActivity = recordsActivity
         for address in try await leaseKeys(.heldPastDeadline, limit: batchSize) {
-            let settled = try await transactLease(accountId: address.accountId, key: address.key, requestId: nil) {
+            let settled = try await transactLease(
+                accountId: address.accountId, key: address.key, requestId: nil, apiKeyId: nil
+            ) {
                 stored, input in
                 // Re-checked under the lock: a renewal may have won the race.
                 guard let stored, let settled = LeaseEngine.settle(stored, now: input.now) else {
@@ -132,7 +138,9 @@ extension OnceStorage {
             if settled.value.write != nil { report.leasesExpired += 1 }
         }
         for address in try await leaseKeys(.finished(olderThanSeconds: Retention.leaseSeconds), limit: batchSize) {
-            let purged = try await transactLease(accountId: address.accountId, key: address.key, requestId: nil) {
+            let purged = try await transactLease(
+                accountId: address.accountId, key: address.key, requestId: nil, apiKeyId: nil
+            ) {
                 stored, input in
                 guard let stored, let tombstone = LeaseEngine.purge(stored, now: input.now) else {
                     return LeaseTransition(write: nil, reply: false)

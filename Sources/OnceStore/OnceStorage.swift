@@ -36,15 +36,21 @@ public protocol OnceStorage: ToolStorage {
     // MARK: The two transition primitives
     /// Applies `decide` to the lease of (`accountId`, `key`) atomically; `usage` in the
     /// ``TransactionInput`` is the account's AI usage this month.
+    ///
+    /// `apiKeyId`: the caller's API key (nil for callers without one: the sweep, once-exec).
+    /// The store re-reads it in the same database visit as the record, before anything is
+    /// decided: a key revoked since the caller was authenticated (by another process, too) is
+    /// refused with ``StoreError/keyRevoked`` and nothing is written. This is what lets the
+    /// server keep authenticated keys in memory and still refuse a revoked key at once.
     func transactLease<Reply: Sendable & Equatable>(
-        accountId: Int64, key: String, requestId: String?,
+        accountId: Int64, key: String, requestId: String?, apiKeyId: Int64?,
         _ decide: @escaping @Sendable (LeaseRecord?, TransactionInput) -> LeaseTransition<Reply>
     ) async throws -> Decided<LeaseTransition<Reply>>
 
     /// Applies `decide` to the check-lock of (`accountId`, `key`) atomically; `usage` is the
-    /// account's check-lock usage this month.
+    /// account's check-lock usage this month. `apiKeyId` as in ``transactLease(accountId:key:requestId:apiKeyId:_:)``.
     func transactCheckLock(
-        accountId: Int64, key: String, requestId: String?,
+        accountId: Int64, key: String, requestId: String?, apiKeyId: Int64?,
         _ decide: @escaping @Sendable (CheckLockRecord?, TransactionInput) -> CheckLockTransition
     ) async throws -> Decided<CheckLockTransition>
 
@@ -183,6 +189,10 @@ public struct AccountContext: Sendable, Equatable {
         self.plan = plan
         self.keyPreview = keyPreview
     }
+
+    /// The API key the transition primitives re-check; nil for an account used without one
+    /// (once-exec's local account has key id 0; API keys are numbered from 1).
+    public var apiKeyId: Int64? { keyId > 0 ? keyId : nil }
 }
 
 public enum Authentication: Sendable, Equatable {
@@ -352,6 +362,9 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
     /// the server answers 503 with `Retry-After`, once-exec's local mode retries.
     case unavailable(String)
     case unknownAccount(Int64)
+    /// The caller's API key was revoked after it was authenticated (see `apiKeyId` of the
+    /// transition primitives): the server answers as for a revoked key.
+    case keyRevoked
     case invalidReference(String)
     /// A stored value does not decode (a bad column, an unknown enum value).
     case corrupt(String)
@@ -367,6 +380,7 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
         switch self {
         case .unavailable(let why): "the database is unavailable: \(why)"
         case .unknownAccount(let id): "no account with id \(id)"
+        case .keyRevoked: "the API key was revoked"
         case .invalidReference(let r): "no API key matches \(r)"
         case .corrupt(let what): "a stored value does not decode: \(what)"
         case .failure(let what): "database error: \(what)"

@@ -94,6 +94,14 @@ extension SQLiteStore {
         }
     }
 
+    /// Throws ``StoreError/keyRevoked`` unless key `id` exists and is not revoked, in the
+    /// caller's transaction (a primary-key lookup: a few microseconds beside the request's read).
+    static func requireLiveKey(_ db: Database, _ id: Int64) throws {
+        let live = try Bool.fetchOne(
+            db.cachedStatement(sql: "SELECT revoked_at IS NULL FROM api_keys WHERE id = ?"), arguments: [id])
+        guard live == true else { throw StoreError.keyRevoked }
+    }
+
     public func usage(account: AccountContext, month: String) async throws -> [UsageKind: UsageCounters] {
         try await flushActivity()
         return try await read { db in

@@ -3,11 +3,11 @@ import OnceCore
 
 extension SQLiteStore {
     public func transactLease<Reply: Sendable & Equatable>(
-        accountId: Int64, key: String, requestId: String?,
+        accountId: Int64, key: String, requestId: String?, apiKeyId: Int64?,
         _ decide: @escaping @Sendable (LeaseRecord?, TransactionInput) -> LeaseTransition<Reply>
     ) async throws -> Decided<LeaseTransition<Reply>> {
         if let answered = try await answerFromRead(
-            accountId: accountId, requestId: requestId, kind: .ai,
+            accountId: accountId, requestId: requestId, apiKeyId: apiKeyId, kind: .ai,
             fetch: { db in try LeaseRow.fetch(db, accountId: accountId, key: key) }, decide: decide,
             readOnly: { $0.write == nil && $0.effects.runEvents.isEmpty },
             effects: \.effects)
@@ -28,11 +28,11 @@ extension SQLiteStore {
     }
 
     public func transactCheckLock(
-        accountId: Int64, key: String, requestId: String?,
+        accountId: Int64, key: String, requestId: String?, apiKeyId: Int64?,
         _ decide: @escaping @Sendable (CheckLockRecord?, TransactionInput) -> CheckLockTransition
     ) async throws -> Decided<CheckLockTransition> {
         if let answered = try await answerFromRead(
-            accountId: accountId, requestId: requestId, kind: .make,
+            accountId: accountId, requestId: requestId, apiKeyId: apiKeyId, kind: .make,
             fetch: { db in try CheckLockRow.fetch(db, accountId: accountId, key: key) }, decide: decide,
             readOnly: { $0.write == nil && $0.effects.runEvents.isEmpty },
             effects: \.effects)
@@ -67,13 +67,18 @@ extension SQLiteStore {
     /// The decision must not depend on the quota, which only a serialized write reads exactly:
     /// nothing may be blocked by it, even with the quota exhausted (so hard-capped plans take
     /// the write path). Otherwise, and when the transition writes, nil: the caller writes.
+    ///
+    /// `apiKeyId` is re-checked in the same read (``SQLiteStore/requireLiveKey(_:_:)``): the
+    /// write path that may follow always comes after it, so no transition of a key revoked
+    /// before the request began is answered or written.
     func answerFromRead<Record: Sendable, Transition: Sendable>(
-        accountId: Int64, requestId: String?, kind: UsageKind,
+        accountId: Int64, requestId: String?, apiKeyId: Int64?, kind: UsageKind,
         fetch: @escaping @Sendable (Database) throws -> Record?,
         decide: (Record?, TransactionInput) -> Transition,
         readOnly: (Transition) -> Bool, effects: (Transition) -> Effects
     ) async throws -> Decided<Transition>? {
         let (stored, input) = try await read { db in
+            if let apiKeyId { try Self.requireLiveKey(db, apiKeyId) }
             let now = self.clock()
             // Deferred usage counts; read after the snapshot so that a flush committed since is
             // at worst counted twice, never missed.

@@ -17,6 +17,8 @@ public final class SQLiteStore: OnceStorage {
     }
 
     let pool: DatabasePool
+    /// Where reads go when the store was opened with `readConnections` (once-server).
+    let readers: ReadConnections?
     /// Every write goes through it: concurrent writes share one commit (see ``GroupCommitWriter``).
     let writer: GroupCommitWriter
     /// Counters and feed rows of read-only answers, written with the writer's next batch.
@@ -30,14 +32,17 @@ public final class SQLiteStore: OnceStorage {
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     /// `writeQueue`: how many writes may wait for the writer before more are refused as
     /// unavailable; `maxBatch`: how many share one transaction at most.
+    /// - Parameter readConnections: how many read-only connections serve reads
+    ///   (``ReadConnections``: half the thread hand-offs of a pool read); 0 reads through the
+    ///   pool, which suits short processes that read a few times.
     /// - Parameter shortLived: the file is opened by many short processes (once-exec), so a
     ///   closing connection neither checkpoints nor deletes the WAL: that was four of the seven
     ///   fsyncs of a local run (the checkpoint's two, the re-created WAL's directory sync and
     ///   GRDB's set-up write on a new WAL). Durability is the same: commits still sync the WAL.
     public init(
         path: String, durability: Durability = .full, recordsActivity: Bool = true,
-        busyTimeout: Double = 10, writeQueue: Int = 1024, maxBatch: Int = 256, shortLived: Bool = false,
-        clock: @escaping @Sendable () -> Timestamp = SQLiteStore.systemClock
+        busyTimeout: Double = 10, writeQueue: Int = 1024, maxBatch: Int = 256, readConnections: Int = 0,
+        shortLived: Bool = false, clock: @escaping @Sendable () -> Timestamp = SQLiteStore.systemClock
     ) throws {
         self.recordsActivity = recordsActivity
         var config = Configuration()
@@ -75,6 +80,14 @@ public final class SQLiteStore: OnceStorage {
             // That is fine as long as the schema is complete now.
             let complete = (try? pool.read({ try Self.migrator.hasCompletedMigrations($0) })) ?? false
             guard complete else { throw Self.map(error) }
+        }
+        do {
+            // After the migration: a read-only connection could not create the schema.
+            readers =
+                readConnections > 0
+                ? try ReadConnections(path: path, count: readConnections, busyTimeout: busyTimeout) : nil
+        } catch {
+            throw Self.map(error)
         }
     }
 
@@ -294,6 +307,7 @@ extension SQLiteStore {
 
     func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         do {
+            if let readers { return try await readers.read(body) }
             return try await pool.read(body)
         } catch {
             throw Self.map(error)

@@ -110,6 +110,33 @@ struct LiveServerTests {
         #expect(after.status == 403)
         #expect(after.body["detail"] == .string("API key disabled"))
     }
+
+    @Test("a key revoked by another process is refused on its very next check-lock and lease")
+    func revokedFromAnotherProcess() async throws {
+        let server = try await ServerProcess(database: try await database())
+        // Twice each: the second answer comes through the server's key cache.
+        for round in 0..<2 {
+            let locked = try await server.send("POST", "/v1/check-lock", json: #"{"key":"r-\#(round)","ttl":60}"#)
+            #expect(locked.status == 200)
+            let dup = try await server.send("POST", "/v1/check-lock", json: #"{"key":"r-0","ttl":60}"#)
+            #expect(dup.body["status"] == .string("duplicate"))
+            let lease = try await server.send("POST", "/v1/ai/lease", json: #"{"key":"l-\#(round)","ttl":60}"#)
+            #expect(lease.body["status"] == .string("acquired"))
+        }
+        let revoked = try await cli(["keys", "revoke", "--database", server.database, server.key])
+        #expect(revoked.hasPrefix("revoked key"))
+        // New key (the write path), duplicate and poll (answered from a read), and a second
+        // attempt after the cache dropped the key: every one refused, nothing written.
+        for (path, body) in [
+            ("/v1/check-lock", #"{"key":"r-new","ttl":60}"#), ("/v1/check-lock", #"{"key":"r-0","ttl":60}"#),
+            ("/v1/ai/lease", #"{"key":"l-0","ttl":60}"#), ("/v1/ai/lease", #"{"key":"l-new","ttl":60}"#),
+            ("/v1/check-lock", #"{"key":"r-new","ttl":60}"#),
+        ] {
+            let after = try await server.send("POST", path, json: body)
+            #expect(after.status == 403, "\(path) \(body)")
+            #expect(after.body["detail"] == .string("API key disabled"), "\(path) \(body)")
+        }
+    }
 }
 
 enum LiveError: Error { case failed(String) }

@@ -268,6 +268,30 @@ struct StoreConformanceTests {
         }
     }
 
+    @Test(
+        "a transition re-checks the caller's key: revoked since authentication, it is refused and writes nothing",
+        arguments: StoreFactory.all)
+    func transitionsRecheckTheKey(factory: StoreFactory) async throws {
+        let h = try await StoreHarness(factory)
+        let account = try await h.account()
+        #expect(try await h.acquire(account, "before").acquiredRecord != nil)
+        _ = try await h.store.revokeKey(String(account.keyId))
+        // The context was authenticated before the revocation, as a server's key cache holds it.
+        await #expect(throws: StoreError.keyRevoked) {
+            try await h.store.checkLock(account: account, key: "after", ttl: 60, metadata: nil, requestId: nil)
+        }
+        await #expect(throws: StoreError.keyRevoked) { try await h.acquire(account, "after") }
+        // A duplicate and a poll answer from a read: refused just the same.
+        await #expect(throws: StoreError.keyRevoked) { try await h.acquire(account, "before") }
+        #expect(try await h.store.leaseRecord(account: account, key: "after") == nil)
+        // The sweep and once-exec's local account name no key and are not checked.
+        var keyless = account
+        keyless.keyId = 0
+        #expect(
+            try await h.store.checkLock(account: keyless, key: "after", ttl: 60, metadata: nil, requestId: nil)
+                == .locked(ttl: 60))
+    }
+
     @Test("notifications: partial update, channels follow the master switch until set", arguments: StoreFactory.all)
     func notifications(factory: StoreFactory) async throws {
         let h = try await StoreHarness(factory)

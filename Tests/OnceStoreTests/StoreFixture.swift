@@ -43,7 +43,8 @@ struct StoreFactory: Sendable, CustomStringConvertible {
 
     static let sqlite = StoreFactory(
         name: "sqlite",
-        open: { location, clock in try SQLiteStore(path: location, clock: clock.function) },
+        // As once-server opens it: reads on their own read-only connections.
+        open: { location, clock in try SQLiteStore(path: location, readConnections: 2, clock: clock.function) },
         newLocation: {
             let dir = FileManager.default.temporaryDirectory.appendingPathComponent("once-store-\(UUID().uuidString)")
             return dir.appendingPathComponent("once.sqlite").path
