@@ -11,7 +11,9 @@ struct RunArgumentsParserTests {
         var testDescription: String { line.joined(separator: " ") }
     }
 
-    static func args(_ key: String, _ command: [String] = ["/bin/true"], _ edit: (inout RunArguments) -> Void = { _ in })
+    static func args(
+        _ key: String, _ command: [String] = ["/bin/true"], _ edit: (inout RunArguments) -> Void = { _ in }
+    )
         -> RunArguments
     {
         var a = RunArguments(key: key, command: command)
