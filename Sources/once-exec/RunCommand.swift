@@ -16,7 +16,7 @@ struct RunCommand: AsyncParsableCommand {
     @OptionGroup var backend: BackendOptions
 
     @Option(help: "Lease TTL in seconds; the lease is renewed every TTL/3 while COMMAND runs.")
-    var ttl = 60
+    var ttl = RunArguments.Defaults.ttl
 
     @Option(help: ArgumentHelp("Time between renewals (default: TTL/3; at least 100ms).", valueName: "duration"))
     var heartbeat: String?
@@ -24,7 +24,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(
         help: ArgumentHelp(
             "Grace between SIGTERM and SIGKILL when once-exec stops COMMAND.", valueName: "duration"))
-    var killAfter = "10s"
+    var killAfter = RunArguments.Defaults.killAfter
 
     @Option(help: ArgumentHelp("Stop COMMAND after this long and fail the run (0: no limit).", valueName: "duration"))
     var maxRuntime: String?
@@ -45,13 +45,13 @@ struct RunCommand: AsyncParsableCommand {
     var replay = false
 
     @Option(help: "When the lease is lost: stop (SIGTERM the group, then SIGKILL) or warn.")
-    var onLeaseLost: LeaseLossPolicy = .stop
+    var onLeaseLost = RunArguments.Defaults.onLeaseLost
 
     @Option(help: "When the lease service cannot be reached at start: fail, skip (exit 0) or run without a lease.")
-    var ifUnreachable: UnreachablePolicy = .fail
+    var ifUnreachable = RunArguments.Defaults.ifUnreachable
 
     @Option(help: ArgumentHelp("Keep the last N bytes of stdout and of stderr in the run record.", valueName: "bytes"))
-    var capture = 0
+    var capture = RunArguments.Defaults.capture
 
     @Flag(help: "Run COMMAND through /bin/sh -c (joined with spaces). By default no shell is involved.")
     var shell = false
@@ -60,7 +60,7 @@ struct RunCommand: AsyncParsableCommand {
     var passApiKey = false
 
     @Option(help: ArgumentHelp("Time zone for {date}, {hour}, {week}, {month} in KEY.", valueName: "zone"))
-    var tz = "UTC"
+    var tz = RunArguments.Defaults.tz
 
     @Option(
         help: ArgumentHelp(
@@ -185,7 +185,7 @@ struct BackendOptions: ParsableArguments {
         help: ArgumentHelp(
             "How long to wait for another process that holds the local store's file before giving up (exit 205 busy).",
             valueName: "duration"))
-    var busyTimeout = "10s"
+    var busyTimeout = RunArguments.Defaults.busyTimeout
 
     func make(exitCodes: ExitCodeMap = ExitCodeMap(), reportBusy: Bool = true) async throws -> any LeaseBackend {
         try await Self.resolve(server: server, state: state, busyTimeout: busyTimeout)
